@@ -1,0 +1,307 @@
+"""The torch networks: Qlib's IGMTF and the GRU/LSTM base it is pretrained from.
+
+Both networks read Alpha360's feature-major layout: a row holds all lags of the
+first field, then all lags of the second, ... (``CLOSE59 .. CLOSE0, OPEN59 ..``).
+It is reshaped to ``[N, d_feat, seq_len]`` and permuted to ``[N, seq_len, d_feat]``
+before the recurrent encoder, exactly as Qlib does.
+
+Parameter names follow Qlib's modules (``rnn.*``, ``lins.linear0.*``,
+``project1``, ``fc_out_pred`` ...), so Qlib's checkpoints load unchanged.
+
+IGMTF's memory bank (the hidden states of every training sample, grouped by
+training day, and each day's mean) lives in registered buffers. It therefore
+travels with ``state_dict()``: checkpoints, early stopping's "restore best"
+and pickling keep the weights and the bank that was built with them together.
+The bank is stored padded, ``[n_days, max_rows, hidden]`` with a row mask, so a
+forward pass gathers the chosen days with one indexing op: no sparse tensors,
+no per-day Python lists, no host round-trips.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["IGMTFModule", "RNNModule", "load_qlib_igmtf_state_dict", "pad_by_day"]
+
+_RNN_TYPES = {"GRU": nn.GRU, "LSTM": nn.LSTM}
+# Qlib's cosine similarity adds this to the product of the norms.
+_COS_EPS = 1e-6
+_BANK_BUFFERS = ("bank_hidden", "bank_mask", "bank_day_mean")
+
+
+def _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout):
+    try:
+        rnn_type = _RNN_TYPES[str(base_model).upper()]
+    except KeyError:
+        raise ValueError(
+            f"base_model must be 'GRU' or 'LSTM', got {base_model!r}."
+        ) from None
+    return rnn_type(
+        input_size=d_feat,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout,
+    )
+
+
+def _last_hidden(rnn, x, d_feat):
+    """Run ``rnn`` on Alpha360 rows ``x [N, d_feat * seq_len]``; last output ``[N, hidden]``."""
+    x = x.reshape(x.shape[0], d_feat, -1).permute(0, 2, 1)
+    out, _ = rnn(x)
+    return out[:, -1, :]
+
+
+def _cosine(x, y):
+    """Qlib's cosine similarity of the rows of ``x [..., n, h]`` and ``y [..., m, h]``."""
+    dot = x @ y.transpose(-1, -2)
+    norms = x.norm(dim=-1).unsqueeze(-1) * y.norm(dim=-1).unsqueeze(-2)
+    return dot / (norms + _COS_EPS)
+
+
+def pad_by_day(values, counts):
+    """Lay day-contiguous rows out as a padded ``[n_days, max_rows, ...]`` tensor.
+
+    Parameters
+    ----------
+    values : torch.Tensor of shape (n_rows, ...)
+        Rows sorted by day: the first ``counts[0]`` rows belong to day 0, etc.
+    counts : torch.Tensor of int64, shape (n_days,)
+        Rows of each day (on the CPU: the padded size is read from it).
+
+    Returns
+    -------
+    padded : torch.Tensor of shape (n_days, max_rows, ...)
+        Zero where a day has fewer rows than ``max_rows``.
+    mask : torch.Tensor of bool, shape (n_days, max_rows)
+        True where ``padded`` holds a real row.
+    """
+    counts = torch.as_tensor(counts, dtype=torch.long)
+    n_days, max_rows = len(counts), int(counts.max()) if len(counts) else 0
+    day = torch.repeat_interleave(torch.arange(n_days), counts)
+    starts = torch.cumsum(counts, 0) - counts
+    position = torch.arange(len(day)) - starts[day]
+    day, position = day.to(values.device), position.to(values.device)
+    padded = values.new_zeros((n_days, max_rows, *values.shape[1:]))
+    padded[day, position] = values
+    mask = torch.zeros((n_days, max_rows), dtype=torch.bool, device=values.device)
+    mask[day, position] = True
+    return padded, mask
+
+
+class RNNModule(nn.Module):
+    """Qlib's GRU / LSTM Alpha360 model: a recurrent encoder and a linear head.
+
+    This is the base that IGMTF's encoder is pretrained from; its parameter
+    names (``rnn.*``, ``fc_out.*``) match Qlib's ``GRUModel`` / ``LSTMModel``.
+
+    Parameters
+    ----------
+    d_feat : int, default=6
+        Number of fields per time step.
+    hidden_size : int, default=64
+        Width of the recurrent state.
+    num_layers : int, default=2
+        Stacked recurrent layers.
+    dropout : float, default=0.0
+        Dropout between recurrent layers.
+    base_model : {"GRU", "LSTM"}, default="GRU"
+        Recurrent cell.
+    """
+
+    def __init__(self, d_feat=6, hidden_size=64, num_layers=2, dropout=0.0, base_model="GRU"):
+        super().__init__()
+        self.d_feat = d_feat
+        self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout)
+        self.fc_out = nn.Linear(hidden_size, 1)
+
+    def forward(self, x, mask=None):
+        """Predict one value per row of ``x [..., d_feat * seq_len]``; returns ``x.shape[:-1]``.
+
+        ``mask`` (padded day batches) is accepted and ignored: rows are independent.
+        """
+        rows = x.reshape(-1, x.shape[-1])
+        return self.fc_out(_last_hidden(self.rnn, rows, self.d_feat)).reshape(x.shape[:-1])
+
+
+class IGMTFModule(nn.Module):
+    """Qlib's IGMTF network with a dense, batched memory-bank lookup.
+
+    For a day's samples ``x``: encode each row (RNN, last step, two
+    Linear+LeakyReLU layers) into ``h``; compare the day's mean ``h`` with every
+    stored training day's mean (cosine) and keep the ``k_day`` most similar days;
+    pass those days' stored hidden states through the two linear layers again and
+    ``project2`` (as Qlib does); for each sample keep the ``n_neighbor``
+    candidates most similar to ``project1(h)``; aggregate them weighted by
+    ``cos / n_neighbor``; predict from ``[h, aggregate]`` with a linear head.
+
+    Parameters
+    ----------
+    d_feat : int, default=6
+        Number of fields per time step.
+    hidden_size : int, default=64
+        Width of the recurrent state and of the hidden representation.
+    num_layers : int, default=2
+        Stacked recurrent layers.
+    dropout : float, default=0.0
+        Dropout between recurrent layers.
+    base_model : {"GRU", "LSTM"}, default="GRU"
+        Recurrent cell.
+    k_day : int, default=10
+        Most similar training days to draw neighbours from (clamped to the
+        number of stored days).
+    n_neighbor : int, default=10
+        Neighbours aggregated per sample (clamped to the candidates available).
+
+    Notes
+    -----
+    ``forward`` takes either one day, ``x [N, F]``, or several days padded to the
+    same length, ``x [B, R, F]`` with ``mask [B, R]``; each day is matched against
+    the memory bank separately, as if it were passed alone.
+    """
+
+    def __init__(
+        self,
+        d_feat=6,
+        hidden_size=64,
+        num_layers=2,
+        dropout=0.0,
+        base_model="GRU",
+        k_day=10,
+        n_neighbor=10,
+    ):
+        super().__init__()
+        self.d_feat = d_feat
+        self.k_day = k_day
+        self.n_neighbor = n_neighbor
+        self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout)
+        self.lins = nn.Sequential()
+        for i in range(2):
+            self.lins.add_module(f"linear{i}", nn.Linear(hidden_size, hidden_size))
+            self.lins.add_module(f"leakyrelu{i}", nn.LeakyReLU())
+        self.project1 = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.project2 = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.fc_out_pred = nn.Linear(hidden_size * 2, 1)
+        self.register_buffer("bank_hidden", torch.zeros(0, 0, hidden_size))
+        self.register_buffer("bank_mask", torch.zeros(0, 0, dtype=torch.bool))
+        self.register_buffer("bank_day_mean", torch.zeros(0, hidden_size))
+
+    # -- encoder and memory bank ------------------------------------------------
+    def encode(self, x):
+        """Hidden representation ``h [N, hidden]`` of rows ``x [N, d_feat * seq_len]``."""
+        return self.lins(_last_hidden(self.rnn, x, self.d_feat))
+
+    @property
+    def has_memory_bank(self):
+        """Whether a memory bank has been set."""
+        return self.bank_day_mean.shape[0] > 0
+
+    def set_memory_bank(self, hidden, counts):
+        """Store the training hidden states, grouped by day.
+
+        Parameters
+        ----------
+        hidden : torch.Tensor of shape (n_rows, hidden_size)
+            ``encode`` of every training row, rows sorted by day.
+        counts : torch.Tensor of int64, shape (n_days,)
+            Rows of each training day.
+        """
+        padded, mask = pad_by_day(hidden.detach(), counts)
+        counts = mask.sum(1, keepdim=True).to(padded.dtype)
+        self.bank_hidden = padded
+        self.bank_mask = mask
+        self.bank_day_mean = padded.sum(1) / counts
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # The bank's size depends on the training set: adopt the stored shape so
+        # that a state dict from any fit (checkpoint, best epoch) loads.
+        for name in _BANK_BUFFERS:
+            stored = state_dict.get(prefix + name)
+            if stored is not None:
+                current = getattr(self, name)
+                setattr(self, name, current.new_empty(stored.shape))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # -- forward ----------------------------------------------------------------
+    def forward(self, x, mask=None):
+        """Predict the rows of one day ``x [N, F]``, or of padded days ``x [B, R, F]``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, F) or (B, R, F)
+            Alpha360 rows, ``F = d_feat * seq_len``.
+        mask : torch.Tensor of bool, shape (B, R), optional
+            Real rows of a padded batch; all rows when omitted.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (N,) or (B, R)
+            Padded positions hold meaningless values.
+        """
+        if not self.has_memory_bank:
+            raise RuntimeError(
+                "IGMTFModule has no memory bank: call set_memory_bank() with the training "
+                "hidden states first (IGMTFRegressor.fit does this)."
+            )
+        one_day = x.dim() == 2
+        if one_day:
+            x = x.unsqueeze(0)
+        if mask is None:
+            mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        n_days, n_rows = x.shape[:2]
+        h = self.encode(x.reshape(n_days * n_rows, -1)).reshape(n_days, n_rows, -1)
+        candidates, candidate_mask = self._candidates(h, mask)
+        aggregate = self._aggregate(h, candidates, candidate_mask)
+        pred = self.fc_out_pred(torch.cat([h, aggregate], dim=-1)).squeeze(-1)
+        return pred[0] if one_day else pred
+
+    def _candidates(self, h, mask):
+        """``project2`` of the stored samples of each day's ``k_day`` most similar days."""
+        weights = mask.unsqueeze(-1).to(h.dtype)
+        day_mean = (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        similarity = _cosine(day_mean, self.bank_day_mean)
+        k_day = min(self.k_day, self.bank_day_mean.shape[0])
+        chosen_days = similarity.topk(k_day, dim=1).indices  # [B, k]
+        n_days = h.shape[0]
+        stored = self.bank_hidden[chosen_days].reshape(n_days, -1, self.bank_hidden.shape[-1])
+        stored_mask = self.bank_mask[chosen_days].reshape(n_days, -1)
+        return self.project2(self.lins(stored)), stored_mask
+
+    def _aggregate(self, h, candidates, candidate_mask):
+        """Weighted sum of each sample's ``n_neighbor`` most similar candidates."""
+        similarity = _cosine(self.project1(h), candidates)  # [B, R, C]
+        similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
+        n_neighbor = min(self.n_neighbor, candidates.shape[1])
+        top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
+        # Qlib weighs by cos / n_neighbor; with fewer real candidates than
+        # n_neighbor (tiny training sets) divide by the number actually used.
+        n_used = candidate_mask.sum(1).clamp(min=1, max=n_neighbor).to(h.dtype)
+        weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0)
+        weights = weights / n_used.view(-1, 1, 1)
+        day = torch.arange(h.shape[0], device=h.device).view(-1, 1, 1)
+        neighbours = candidates[day, top_index]  # [B, R, n, hidden]
+        return (weights.unsqueeze(-1) * neighbours).sum(2)
+
+
+def load_qlib_igmtf_state_dict(module, state_dict):
+    """Load the weights of Qlib's ``IGMTFModel`` into an :class:`IGMTFModule`.
+
+    Qlib's model carries an unused ``fc_output`` layer and no memory bank; both
+    are skipped, everything else must match.
+
+    Parameters
+    ----------
+    module : IGMTFModule
+        The module to fill.
+    state_dict : dict of str to torch.Tensor
+        Qlib's ``IGMTFModel.state_dict()``.
+    """
+    weights = {k: v for k, v in state_dict.items() if not k.startswith("fc_output.")}
+    result = module.load_state_dict(weights, strict=False)
+    missing = [k for k in result.missing_keys if k not in _BANK_BUFFERS]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"Not a Qlib IGMTF state dict for this configuration: missing {missing}, "
+            f"unexpected {result.unexpected_keys}. Check base_model, hidden_size and num_layers."
+        )

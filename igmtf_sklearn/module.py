@@ -34,9 +34,7 @@ def _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout):
     try:
         rnn_type = _RNN_TYPES[str(base_model).upper()]
     except KeyError:
-        raise ValueError(
-            f"base_model must be 'GRU' or 'LSTM', got {base_model!r}."
-        ) from None
+        raise ValueError(f"base_model must be 'GRU' or 'LSTM', got {base_model!r}.") from None
     return rnn_type(
         input_size=d_feat,
         hidden_size=hidden_size,

@@ -7,7 +7,9 @@ import torch
 
 from igmtf_sklearn.module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
 
-FIXTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "qlib_igmtf_forward.pt"
+FIXTURE = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "qlib_igmtf_forward.pt"
+)
 SETTINGS = {"k10_n10": (10, 10), "k3_n5": (3, 5)}
 
 
@@ -103,7 +105,11 @@ def test_rejects_unknown_base_model():
 def test_rnn_module_matches_qlib_layout():
     module = RNNModule(d_feat=3, hidden_size=4, num_layers=1, base_model="LSTM")
     assert set(module.state_dict()) == {
-        "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
-        "fc_out.weight", "fc_out.bias",
+        "rnn.weight_ih_l0",
+        "rnn.weight_hh_l0",
+        "rnn.bias_ih_l0",
+        "rnn.bias_hh_l0",
+        "fc_out.weight",
+        "fc_out.bias",
     }
     assert module(torch.randn(5, 3 * 7)).shape == (5,)

@@ -1,0 +1,359 @@
+"""Read Qlib's binary day-bar layout straight into a panel, without importing qlib.
+
+The layout (what ``scripts/dump_bin.py`` writes)::
+
+    <provider_uri>/calendars/day.txt               one trading day per line
+    <provider_uri>/instruments/<market>.txt        INSTRUMENT<TAB>start<TAB>end, one spell per line
+    <provider_uri>/features/<instrument>/<field>.day.bin
+
+Each ``.day.bin`` is little-endian float32: element 0 is the calendar index of the
+first value, the rest are the values of consecutive calendar days.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._panel import PANEL_LEVELS
+
+#: Fields in the order they appear as columns; ``vwap`` / ``factor`` are optional.
+QLIB_FIELDS = ("open", "high", "low", "close", "volume", "vwap", "factor")
+
+_BIN_SUFFIX = ".day.bin"
+_DUMP_HINT = "re-dump it with Qlib's scripts/dump_bin.py (or delete it to read that field as NaN)"
+
+
+def load_qlib(
+    provider_uri,
+    instruments="csi300",
+    start_time=None,
+    end_time=None,
+    fields=None,
+) -> pd.DataFrame:
+    """Load daily bars from a Qlib data directory into a panel.
+
+    Reads Qlib's binary layout directly (``qlib`` is not needed): the calendar
+    ``calendars/day.txt``, the membership spells ``instruments/<market>.txt`` and
+    one ``features/<instrument>/<field>.day.bin`` file per instrument and field.
+
+    Parameters
+    ----------
+    provider_uri : str or path-like
+        The Qlib data directory, e.g. ``~/.qlib/qlib_data/cn_data``.
+    instruments : str, list of str or dict, default="csi300"
+        A market name (the stem of a file in ``instruments/``) or a list of
+        instrument codes such as ``["SH600000", "SZ000001"]`` (case-insensitive).
+        With a market, membership is point-in-time: an instrument appears only on
+        the days inside one of its spells in ``instruments/<market>.txt`` (both
+        ends included). With a list, every day with data is kept. The dict that
+        ``qlib.data.D.instruments("csi300")`` returns is accepted too, as long as
+        it has no dynamic filters.
+    start_time, end_time : str, datetime-like or None, default=None
+        First and last day to load, both included. ``None`` means the first /
+        last day of the calendar.
+    fields : list of str or None, default=None
+        Fields to load, e.g. ``["close", "volume"]`` (a leading ``$`` as in
+        Qlib's ``"$close"`` is accepted). ``None`` loads ``open, high, low,
+        close, volume`` plus ``vwap`` and ``factor`` where the data has them; a
+        field that no selected instrument has is then simply absent.
+
+    Returns
+    -------
+    panel : pandas.DataFrame of float32
+        Indexed by a sorted ``(datetime, instrument)`` MultiIndex (``datetime64[ns]``
+        days; upper-case codes such as ``"SH600000"``, as Qlib writes them). Columns
+        follow the order ``open, high, low, close, volume, vwap, factor``, restricted
+        to the fields loaded; other requested fields come after, in the order asked.
+        A field file missing for one instrument reads as NaN for it. Rows where
+        *every* field is NaN (suspended days, days before listing, members with no
+        feature files at all) are dropped, so each row is a day the instrument
+        traded or at least has some data.
+
+    Raises
+    ------
+    ValueError
+        If the directory or its calendar is missing, the market is unknown, a
+        listed instrument has no data, a requested field exists nowhere, a
+        ``.bin`` file is truncated or corrupt, ``start_time > end_time``, or the
+        selection is empty. Every check that does not need the values runs
+        before any ``.bin`` file is read.
+
+    Examples
+    --------
+    >>> panel = load_qlib("../shared/data/cn_csi300", "csi300",
+    ...                   "2020-01-01", "2020-03-31")  # doctest: +SKIP
+    >>> panel.loc["2020-01-02"].shape  # doctest: +SKIP
+    (271, 6)
+    """
+    root = _check_provider(provider_uri)
+    calendar = _read_calendar(root)
+    lo, hi = _calendar_window(calendar, start_time, end_time)
+    codes, spells = _membership(root, instruments, calendar, lo, hi)
+    files = _list_field_files(root, codes)
+    field_names = _resolve_fields(fields, files)
+    _check_bin_sizes(root, codes, field_names, files)
+    days, inst, values = _read_values(root, codes, spells, field_names, files, len(calendar))
+    return _assemble(calendar, codes, days, inst, values, field_names)
+
+
+def _check_provider(provider_uri) -> Path:
+    root = Path(os.path.expanduser(os.fspath(provider_uri)))
+    if not root.is_dir():
+        raise ValueError(
+            f"Qlib data directory {str(root)!r} does not exist. Pass the folder that holds "
+            "calendars/, instruments/ and features/ (e.g. ~/.qlib/qlib_data/cn_data, or "
+            "../shared/data/cn_csi300 from the repository root)."
+        )
+    return root
+
+
+def _read_calendar(root: Path) -> pd.DatetimeIndex:
+    path = root / "calendars" / "day.txt"
+    if not path.is_file():
+        raise ValueError(
+            f"{str(root)!r} has no day calendar {str(path)!r}: it is not a Qlib data directory "
+            "with daily data. Point provider_uri at the folder holding calendars/day.txt."
+        )
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        calendar = pd.DatetimeIndex(pd.to_datetime(lines, format="ISO8601"))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"Calendar {str(path)!r} has a line that is not a date: {exc}") from exc
+    if len(calendar) == 0 or not calendar.is_monotonic_increasing or calendar.has_duplicates:
+        raise ValueError(
+            f"Calendar {str(path)!r} must list at least one day, strictly increasing; "
+            "regenerate it with Qlib's scripts/dump_bin.py."
+        )
+    return calendar.as_unit("ns")
+
+
+def _timestamp(value, name: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}={value!r} is not a date; pass e.g. '2020-01-01'.") from exc
+    if stamp is pd.NaT:
+        raise ValueError(f"{name}={value!r} is not a date; pass e.g. '2020-01-01'.")
+    return stamp
+
+
+def _calendar_window(calendar, start_time, end_time) -> tuple[int, int]:
+    """Half-open range ``[lo, hi)`` of calendar positions inside the requested dates."""
+    start = calendar[0] if start_time is None else _timestamp(start_time, "start_time")
+    end = calendar[-1] if end_time is None else _timestamp(end_time, "end_time")
+    if start > end:
+        raise ValueError(
+            f"start_time ({start.date()}) is after end_time ({end.date()}); swap them."
+        )
+    lo = int(calendar.searchsorted(start, side="left"))
+    hi = int(calendar.searchsorted(end, side="right"))
+    if lo >= hi:
+        raise ValueError(
+            f"No trading day between {start.date()} and {end.date()}: the calendar covers "
+            f"{calendar[0].date()} .. {calendar[-1].date()}."
+        )
+    return lo, hi
+
+
+def _membership(root, instruments, calendar, lo, hi):
+    """Sorted instrument codes and, for each, its member days as calendar positions."""
+    if isinstance(instruments, dict):
+        instruments = _market_from_qlib_dict(instruments)
+    if isinstance(instruments, str):
+        spells = _read_spells(root, instruments, calendar)
+    else:
+        codes = _check_codes(root, instruments)
+        spells = {code: [(lo, hi)] for code in codes}
+    days = {}
+    for code in sorted(spells):
+        mask = np.zeros(hi - lo, dtype=bool)
+        # A mask, not a concatenation, so overlapping spells never duplicate a day.
+        for begin, stop in spells[code]:
+            mask[max(begin, lo) - lo : max(min(stop, hi), lo) - lo] = True
+        if mask.any():
+            days[code] = (np.flatnonzero(mask) + lo).astype(np.int32)
+    if not days:
+        raise ValueError(
+            f"No instrument of {instruments!r} is a member between {calendar[lo].date()} and "
+            f"{calendar[hi - 1].date()}; widen start_time / end_time."
+        )
+    return list(days), days
+
+
+def _market_from_qlib_dict(config: dict) -> str:
+    if "market" not in config or config.get("filter_pipe"):
+        raise ValueError(
+            "instruments as a dict must be Qlib's D.instruments(market) config without dynamic "
+            f"filters (filter_pipe), got {config!r}. Pass the market name instead, e.g. 'csi300'."
+        )
+    return config["market"]
+
+
+def _read_spells(root: Path, market: str, calendar) -> dict[str, list[tuple[int, int]]]:
+    path = root / "instruments" / f"{market}.txt"
+    if not path.is_file():
+        available = sorted(p.stem for p in (root / "instruments").glob("*.txt"))
+        raise ValueError(
+            f"Unknown market {market!r}: there is no {str(path)!r}. Available markets: "
+            f"{', '.join(available) or 'none (instruments/ is missing or empty)'}. To load "
+            "specific stocks pass a list of codes, e.g. instruments=['SH600000']."
+        )
+    try:
+        table = pd.read_csv(
+            path,
+            sep="\t",
+            header=None,
+            usecols=[0, 1, 2],
+            names=["code", "start", "end"],
+            dtype=str,
+        )
+        begin = pd.to_datetime(table["start"], format="ISO8601")
+        end = pd.to_datetime(table["end"], format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a Qlib instruments file (lines 'CODE<TAB>start<TAB>end'): {exc}"
+        ) from exc
+    if table["code"].isna().any() or begin.isna().any() or end.isna().any():
+        raise ValueError(f"{str(path)!r} has an incomplete line; each needs CODE, start and end.")
+    # Spell [start, end] with both ends included -> half-open calendar positions.
+    starts = calendar.searchsorted(begin, side="left")
+    stops = calendar.searchsorted(end, side="right")
+    spells: dict[str, list[tuple[int, int]]] = {}
+    for code, a, b in zip(table["code"].str.strip().str.upper(), starts, stops):
+        spells.setdefault(code, []).append((int(a), int(b)))
+    return spells
+
+
+def _check_codes(root: Path, instruments) -> list[str]:
+    if not isinstance(instruments, Iterable):
+        raise ValueError(
+            f"instruments must be a market name, a list of codes or Qlib's instruments dict, "
+            f"got {type(instruments).__name__}."
+        )
+    codes = sorted({str(code).strip().upper() for code in instruments})
+    if not codes:
+        raise ValueError("instruments is an empty list; pass at least one code, e.g. ['SH600000'].")
+    unknown = [code for code in codes if not (root / "features" / code.lower()).is_dir()]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        raise ValueError(
+            f"{len(unknown)} instrument(s) have no data under {str(root / 'features')!r}: "
+            f"{shown}. Codes look like 'SH600000' / 'SZ000001' (see instruments/all.txt); "
+            "remove the unknown ones."
+        )
+    return codes
+
+
+def _list_field_files(root: Path, codes) -> dict[str, set[str]]:
+    """Field names with a ``.day.bin`` file, per instrument (directory listing only)."""
+    files = {}
+    for code in codes:
+        folder = root / "features" / code.lower()
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            names = []  # A member without feature files: all its fields read as NaN.
+        files[code] = {n[: -len(_BIN_SUFFIX)] for n in names if n.endswith(_BIN_SUFFIX)}
+    return files
+
+
+def _resolve_fields(fields, files) -> list[str]:
+    available = set().union(*files.values())
+    if fields is None:
+        names = [f for f in QLIB_FIELDS if f in available]
+        if not names:
+            raise ValueError(
+                "The selected instruments have none of the fields "
+                f"{', '.join(QLIB_FIELDS)}; check that provider_uri holds daily OHLCV data."
+            )
+        return names
+    if isinstance(fields, str):
+        fields = [fields]
+    asked = list(dict.fromkeys(str(f).strip().lstrip("$").lower() for f in fields))
+    if not asked:
+        raise ValueError("fields is empty; pass None for all fields or e.g. ['close'].")
+    unknown = [f for f in asked if f not in available]
+    if unknown:
+        raise ValueError(
+            f"Unknown field(s) {unknown}: no selected instrument has them. Available fields: "
+            f"{', '.join(sorted(available))}."
+        )
+    return [f for f in QLIB_FIELDS if f in asked] + [f for f in asked if f not in QLIB_FIELDS]
+
+
+def _bin_path(root: Path, code: str, field: str) -> Path:
+    return root / "features" / code.lower() / f"{field}{_BIN_SUFFIX}"
+
+
+def _check_bin_sizes(root, codes, field_names, files) -> None:
+    # A size check needs only stat(), so a truncated file fails before any data is read.
+    for code in codes:
+        for field in field_names:
+            if field not in files[code]:
+                continue
+            path = _bin_path(root, code, field)
+            size = path.stat().st_size
+            if size < 4 or size % 4:
+                raise ValueError(
+                    f"{str(path)!r} is truncated or corrupt: {size} bytes is not a whole number "
+                    f"of float32 values after the 4-byte start index; {_DUMP_HINT}."
+                )
+
+
+def _read_bin(path: Path, n_calendar: int) -> tuple[int, np.ndarray]:
+    data = np.fromfile(path, dtype="<f4")
+    first = float(data[0])
+    if not (np.isfinite(first) and first == int(first) and 0 <= first < n_calendar):
+        raise ValueError(
+            f"{str(path)!r} is corrupt: its first element (the calendar index of its first "
+            f"value) is {first}, outside the calendar's {n_calendar} days; {_DUMP_HINT}."
+        )
+    return int(first), data[1:]
+
+
+def _read_values(root, codes, spells, field_names, files, n_calendar):
+    """Values of every (member day, instrument) row, instrument-major, plus their keys."""
+    counts = np.array([len(spells[c]) for c in codes], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    values = np.full((offsets[-1], len(field_names)), np.nan, dtype=np.float32)
+    for k, code in enumerate(codes):
+        days = spells[code]
+        rows = slice(offsets[k], offsets[k + 1])
+        for j, field in enumerate(field_names):
+            if field not in files[code]:
+                continue
+            first, series = _read_bin(_bin_path(root, code, field), n_calendar)
+            # Days outside the file's span stay NaN; values past the calendar are ignored.
+            pos = days - first
+            ok = (pos >= 0) & (pos < len(series))
+            values[rows, j][ok] = series[pos[ok]]
+    days = np.concatenate([spells[c] for c in codes])
+    inst = np.repeat(np.arange(len(codes), dtype=np.int32), counts)
+    return days, inst, values
+
+
+def _assemble(calendar, codes, days, inst, values, field_names) -> pd.DataFrame:
+    keep = ~np.isnan(values).all(axis=1)
+    if not keep.any():
+        raise ValueError(
+            "The selected instruments have no data in the requested window (every value is "
+            "NaN); widen start_time / end_time or pick other instruments."
+        )
+    rows = np.flatnonzero(keep)
+    # Codes are sorted, so a stable sort on the day alone yields (datetime, instrument)
+    # order; gathering the kept rows in that order copies the values only once.
+    rows = rows[np.argsort(days[rows], kind="stable")]
+    days, inst = days[rows], inst[rows]
+    values = values[rows]
+    used_days = np.unique(days)
+    index = pd.MultiIndex(
+        levels=[calendar[used_days], pd.Index(codes)],
+        codes=[np.searchsorted(used_days, days), inst],
+        names=list(PANEL_LEVELS),
+    ).remove_unused_levels()
+    return pd.DataFrame(values, index=index, columns=list(field_names), copy=False)

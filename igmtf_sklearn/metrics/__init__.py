@@ -1,0 +1,42 @@
+"""Information-coefficient (IC) metrics and scorers for panel predictions.
+
+Daily series (:func:`daily_ic`, :func:`daily_rank_ic`), their Qlib summaries
+(:func:`mean_ic`, :func:`icir`, :func:`mean_rank_ic`, :func:`rank_icir`,
+:func:`ic_summary`) and scorers for ``scoring=`` in scikit-learn's model
+selection tools (:data:`ic_scorer`, :data:`rank_ic_scorer`, :data:`icir_scorer`,
+:data:`rank_icir_scorer`, :data:`ic_summary_scorer`).
+"""
+
+from igmtf_sklearn.metrics._ic import (
+    UndefinedICWarning,
+    daily_ic,
+    daily_rank_ic,
+    ic_summary,
+    icir,
+    mean_ic,
+    mean_rank_ic,
+    rank_icir,
+)
+from igmtf_sklearn.metrics._scorer import (
+    ic_scorer,
+    ic_summary_scorer,
+    icir_scorer,
+    rank_ic_scorer,
+    rank_icir_scorer,
+)
+
+__all__ = [
+    "UndefinedICWarning",
+    "daily_ic",
+    "daily_rank_ic",
+    "ic_scorer",
+    "ic_summary",
+    "ic_summary_scorer",
+    "icir",
+    "icir_scorer",
+    "mean_ic",
+    "mean_rank_ic",
+    "rank_ic_scorer",
+    "rank_icir",
+    "rank_icir_scorer",
+]

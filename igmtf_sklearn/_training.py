@@ -1,0 +1,124 @@
+"""Loss, scoring and callbacks used while the networks train.
+
+Everything here works on tensors as the batches come (padded days, NaN where a
+label is unknown), so no batch goes back to the host to be scored.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+
+class MaskedMSELoss(torch.nn.Module):
+    """Mean squared error over the targets that are finite.
+
+    Targets are NaN where a label is unknown or a padded batch has no row; Qlib's
+    ``loss_fn`` masks them the same way. Shapes must match exactly: a silently
+    broadcast ``[N, 1]`` against ``[N]`` would compare every pair of rows.
+    """
+
+    def forward(self, y_pred, y_true):
+        if y_pred.shape != y_true.shape:
+            raise ValueError(
+                f"Prediction shape {tuple(y_pred.shape)} does not match target shape "
+                f"{tuple(y_true.shape)}."
+            )
+        known = torch.isfinite(y_true)
+        error = torch.where(known, y_pred - torch.nan_to_num(y_true), 0.0)
+        return error.square().sum() / known.sum().clamp(min=1)
+
+
+def daily_ic_sums(y_pred, y_true):
+    """Sum and count of the per-day Pearson ICs of padded day batches.
+
+    Parameters
+    ----------
+    y_pred, y_true : torch.Tensor of shape (n_days, max_rows) or (n_rows,)
+        Predictions and labels, NaN labels (padding included) ignored; a 1-D
+        pair is one day.
+
+    Returns
+    -------
+    ic_sum : float
+        Sum of the ICs of the days with at least two known labels and some
+        spread in both predictions and labels.
+    n_days : int
+        Number of such days.
+    """
+    if y_true.dim() == 1:
+        y_pred, y_true = y_pred.unsqueeze(0), y_true.unsqueeze(0)
+    known = torch.isfinite(y_true)
+    weight = known.to(y_pred.dtype)
+    count = weight.sum(1)
+    pred = torch.where(known, y_pred, 0.0)
+    true = torch.nan_to_num(y_true)
+    pred_dev = (pred - (pred.sum(1) / count.clamp(min=1)).unsqueeze(1)) * weight
+    true_dev = (true - (true.sum(1) / count.clamp(min=1)).unsqueeze(1)) * weight
+    cov = (pred_dev * true_dev).sum(1)
+    scale = torch.sqrt(pred_dev.square().sum(1) * true_dev.square().sum(1))
+    valid = (count >= 2) & (scale > 0)
+    ic = torch.where(valid, cov / torch.where(valid, scale, 1.0), 0.0)
+    return float(ic.sum()), int(valid.sum())
+
+
+class ValidDailyIC(Callback):
+    """Record the mean daily IC of the validation predictions as ``valid_ic``.
+
+    It reads the predictions the validation step already made (no second pass)
+    and the labels of the same batch; each batch holds whole days.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.ic_sum_, self.n_days_ = 0.0, 0
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if training:
+            return
+        ic_sum, n_days = daily_ic_sums(y_pred.detach(), batch[1])
+        self.ic_sum_ += ic_sum
+        self.n_days_ += n_days
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        if dataset_valid is None:
+            return
+        ic = self.ic_sum_ / self.n_days_ if self.n_days_ else np.nan
+        net.history.record("valid_ic", ic)
+
+
+class GradientValueClipping(Callback):
+    """Clip every gradient element to ``[-clip_value, clip_value]`` before each step.
+
+    Qlib's IGMTF and GRU models do this (``clip_grad_value_(..., 3.0)``); skorch
+    ships only norm clipping.
+
+    Parameters
+    ----------
+    clip_value : float, default=3.0
+        Largest absolute gradient element; None disables clipping.
+    """
+
+    def __init__(self, clip_value=3.0):
+        self.clip_value = clip_value
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        if self.clip_value is None:
+            return
+        torch.nn.utils.clip_grad_value_((p for _, p in named_parameters), self.clip_value)
+
+
+class StageTimer:
+    """Context manager that records a stage's wall seconds in the net's history."""
+
+    def __init__(self, net, key):
+        self.net, self.key = net, key
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.net.history.record(self.key, time.perf_counter() - self.start)

@@ -47,7 +47,8 @@ def check_panel_index(obj, *, name: str = "X") -> pd.MultiIndex:
         raise TypeError(
             f"{name} must be a pandas DataFrame or Series indexed by a (datetime, instrument) "
             f"MultiIndex, got {type(obj).__name__}. Build one with "
-            "df.set_index(['datetime', 'instrument']).sort_index()."
+            "df.set_index(['datetime', 'instrument']).sort_index(); in a Pipeline whose other "
+            "steps return arrays, call pipeline.set_output(transform='pandas')."
         )
     index = obj.index
     if not isinstance(index, pd.MultiIndex) or index.nlevels != 2:
@@ -111,3 +112,22 @@ def day_codes(index: pd.MultiIndex) -> np.ndarray:
     """Day number (0 .. n_days - 1) of every row of a sorted panel index."""
     starts, counts = day_slices(index)
     return np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+
+
+def keep_panel(X, values, columns):
+    """Return ``values`` as a frame on ``X``'s index when ``X`` is a panel frame.
+
+    The panel transformers hand a panel back as a panel, whatever the
+    ``set_output`` setting, because day-wise steps further down a pipeline
+    (cross-sectional normalisers, the estimator) need the ``(datetime,
+    instrument)`` index. Anything else keeps scikit-learn's ndarray output.
+    """
+    is_panel = (
+        isinstance(X, pd.DataFrame)
+        and isinstance(X.index, pd.MultiIndex)
+        and tuple(X.index.names) == PANEL_LEVELS
+    )
+    if not is_panel:
+        return values
+    # No copy: the values were just computed for this frame.
+    return pd.DataFrame(values, index=X.index, columns=columns, copy=False)

@@ -1,0 +1,320 @@
+"""Qlib's cross-sectional (per-day) normalizers: ``CSZScoreNorm`` and ``CSRankNorm``.
+
+Each day's rows are normalized against the same day's other instruments, so
+these transformers need the panel index and learn nothing from the fit data.
+Qlib uses them mostly on the label (``CSRankNorm`` in its IGMTF config), which
+is why a Series goes in and out as a Series.
+
+Rather than a ``groupby`` over days, whole days are laid out as a padded
+``(days, rows of the day, columns)`` block, NaN-padded, and reduced along the
+middle axis, block of days by block of days to bound memory on wide frames.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import validate_data
+
+from .._panel import check_panel_index, day_slices
+
+# Qlib's CSRankNorm: (pct_rank - 0.5) * 3.46 has about unit variance, since a
+# uniform variable on [0, 1] has standard deviation 1 / sqrt(12) = 1 / 3.46.
+RANK_CENTER = 0.5
+RANK_SCALE = 3.46
+# Padded cells (days x rows x columns) per block: ~16 MB of float64.
+_BLOCK_CELLS = 1 << 21
+
+
+def _check_numeric_panel(obj, name):
+    """Validate a numeric panel (DataFrame or Series) and return its index."""
+    index = check_panel_index(obj, name=name)
+    dtypes = obj.dtypes if isinstance(obj, pd.DataFrame) else pd.Series({obj.name: obj.dtype})
+    bad = {c: str(t) for c, t in dtypes.items() if not _is_numeric(t)}
+    if bad:
+        raise ValueError(f"{name} must be numeric; non-numeric column(s): {bad}.")
+    return index
+
+
+def _normalize_panel(obj, day_func, index):
+    """Apply a per-day normalization to a checked panel; return the same pandas type."""
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+    # float32 stays float32 (Qlib's dtype); anything else is computed as float64.
+    dtype = np.float32 if all(t == np.float32 for t in frame.dtypes) else np.float64
+    values = frame.to_numpy(dtype=dtype, na_value=np.nan)
+    return _like(obj, _apply_by_day(values, index, day_func))
+
+
+def _is_numeric(dtype):
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _like(obj, values):
+    """Wrap ``values`` in the same pandas type, index and columns as ``obj``."""
+    if isinstance(obj, pd.Series):
+        return pd.Series(values[:, 0], index=obj.index, name=obj.name, copy=False)
+    return pd.DataFrame(values, index=obj.index, columns=obj.columns, copy=False)
+
+
+def _apply_by_day(values, index, func):
+    """Apply ``func`` to padded blocks of whole days; return the per-row result.
+
+    ``func`` maps a float64 array of shape (days, max rows per day, columns),
+    NaN-padded, to an array of the same shape.
+    """
+    starts, counts = day_slices(index)
+    out = np.empty(values.shape, dtype=values.dtype)
+    block_rows = max(1, _BLOCK_CELLS // max(1, values.shape[1]))
+    # Days whose first row falls in the same stretch of block_rows rows go together.
+    block_id = starts // block_rows
+    bounds = np.flatnonzero(np.r_[True, block_id[1:] != block_id[:-1], True])
+    for d0, d1 in zip(bounds[:-1], bounds[1:]):
+        rows = slice(starts[d0], starts[d1 - 1] + counts[d1 - 1])
+        day_counts = counts[d0:d1]
+        day = np.repeat(np.arange(d1 - d0), day_counts)
+        slot = np.arange(rows.stop - rows.start) - np.repeat(starts[d0:d1] - starts[d0], day_counts)
+        padded = np.full((d1 - d0, day_counts.max(), values.shape[1]), np.nan)
+        padded[day, slot] = values[rows]
+        out[rows] = func(padded)[day, slot]
+    return out
+
+
+def _zscore_days(padded):
+    # pandas' mean and std (ddof=1) skip NaN; a day with < 2 values gives NaN.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(padded, axis=1, keepdims=True)
+        std = np.nanstd(padded, axis=1, ddof=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (padded - mean) / std
+
+
+def _rank_days(padded):
+    # pandas' rank(pct=True): average rank of ties over the count of non-NaN.
+    count = np.sum(~np.isnan(padded), axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = _average_ranks(padded) / count
+    return (pct - RANK_CENTER) * RANK_SCALE
+
+
+def _average_ranks(padded):
+    """1-based ranks along axis 1, ties averaged, NaN left NaN."""
+    order = np.argsort(padded, axis=1, kind="stable")  # NaN sort last
+    ordered = np.take_along_axis(padded, order, axis=1)
+    n_slots = padded.shape[1]
+    slot = np.arange(n_slots).reshape(1, -1, 1)
+    # A tie group starts where the sorted value changes and ends before the next start.
+    starts = np.ones(ordered.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = np.ones(ordered.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, slot, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, slot, n_slots)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty_like(padded)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    ranks[np.isnan(padded)] = np.nan
+    return ranks
+
+
+def cs_zscore_norm(obj):
+    """Z-score every column within each day, as Qlib's ``CSZScoreNorm``.
+
+    Parameters
+    ----------
+    obj : pandas.DataFrame or pandas.Series
+        Numeric panel indexed by ``(datetime, instrument)``.
+
+    Returns
+    -------
+    normalized : pandas.DataFrame or pandas.Series
+        Same type, index and names as ``obj``: ``(x - mean) / std`` over the
+        day's non-NaN values, ``std`` with ``ddof=1`` as in pandas. NaN stays
+        NaN; a day with fewer than two values gives NaN. float32 input stays
+        float32.
+    """
+    return _normalize_panel(obj, _zscore_days, _check_numeric_panel(obj, "obj"))
+
+
+def cs_rank_norm(obj):
+    """Rank every column within each day, as Qlib's ``CSRankNorm``.
+
+    Parameters
+    ----------
+    obj : pandas.DataFrame or pandas.Series
+        Numeric panel indexed by ``(datetime, instrument)``.
+
+    Returns
+    -------
+    normalized : pandas.DataFrame or pandas.Series
+        Same type, index and names as ``obj``:
+        ``(rank(pct=True) - 0.5) * 3.46`` over the day's non-NaN values, ties
+        getting their average rank. NaN stays NaN. float32 input stays float32.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.preprocessing import cs_rank_norm
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.date_range("2020-01-01", periods=1), ["A", "B", "C", "D"]],
+    ...     names=["datetime", "instrument"])
+    >>> cs_rank_norm(pd.Series([0.3, -0.1, 0.2, 0.1], index=index)).tolist()
+    [1.73, -0.865, 0.865, 0.0]
+    """
+    return _normalize_panel(obj, _rank_days, _check_numeric_panel(obj, "obj"))
+
+
+class _CrossSectionalNorm(
+    OneToOneFeatureMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
+    """Shared fit/transform of the stateless per-day normalizers.
+
+    Output wrapping is off (``auto_wrap_output_keys=None``): sklearn's pandas
+    wrapper would turn a Series into a DataFrame.
+    """
+
+    _day_func = None  # per-day block function of the subclass
+
+    def fit(self, X, y=None):
+        """Check that ``X`` is a numeric panel; nothing is learned.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or pandas.Series
+            Numeric panel indexed by ``(datetime, instrument)``.
+        y : Ignored
+            Not used, present here for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        _check_numeric_panel(X, "X")
+        validate_data(self, _as_frame(X), skip_check_array=True)
+        return self
+
+    def transform(self, X):
+        """Normalize each day's cross-section.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or pandas.Series
+            Numeric panel indexed by ``(datetime, instrument)``, with the
+            columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        X_tr : pandas.DataFrame or pandas.Series
+            Same type, index and names as ``X``.
+        """
+        index = _check_numeric_panel(X, "X")
+        if hasattr(self, "n_features_in_"):
+            # Stateless, so transform also works unfitted; once fitted, columns must match.
+            validate_data(self, _as_frame(X), reset=False, skip_check_array=True)
+        return _normalize_panel(X, self._day_func, index)
+
+    def set_output(self, *, transform=None):
+        """Accept pandas output; the output always is the input's pandas type.
+
+        The per-day normalizers need a panel index, so they take and return
+        pandas objects whatever the configuration; this method exists so that
+        ``Pipeline.set_output(transform="pandas")`` works.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas"} or None, default=None
+            Requested output; only pandas is produced.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(
+                f"{type(self).__name__} returns pandas objects; transform={transform!r} "
+                "is not supported."
+            )
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.one_d_array = True
+        tags.requires_fit = False
+        return tags
+
+
+def _as_frame(X):
+    return X.to_frame() if isinstance(X, pd.Series) else X
+
+
+class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
+    """Z-score each day's cross-section, as Qlib's ``CSZScoreNorm``.
+
+    For every day and column, ``(x - mean) / std`` over that day's non-NaN
+    values (``std`` with ``ddof=1``, pandas' default, as Qlib). NaN stays NaN.
+    Stateless: :meth:`fit` only checks the input and records its columns, and
+    :meth:`transform` also works unfitted.
+
+    Input and output are panels (pandas DataFrame or Series indexed by
+    ``(datetime, instrument)``); the output has the input's type, index and
+    names, so a label Series stays a Series.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns seen during :term:`fit` (1 for a Series).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns seen during :term:`fit`, when all are strings.
+
+    See Also
+    --------
+    cs_zscore_norm : The same as a function.
+    CSRankNorm : Rank-based and robust to outliers.
+    """
+
+    _day_func = staticmethod(_zscore_days)
+
+
+class CSRankNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
+    """Rank-normalize each day's cross-section, as Qlib's ``CSRankNorm``.
+
+    For every day and column, ``(rank(pct=True) - 0.5) * 3.46`` over that day's
+    non-NaN values, ties sharing their average rank: a uniform spread of mean 0
+    and standard deviation ~1. NaN stays NaN. Stateless: :meth:`fit` only
+    checks the input and records its columns, and :meth:`transform` also works
+    unfitted. Qlib's IGMTF benchmark applies it to the training label.
+
+    Input and output are panels (pandas DataFrame or Series indexed by
+    ``(datetime, instrument)``); the output has the input's type, index and
+    names, so a label Series stays a Series.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns seen during :term:`fit` (1 for a Series).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the columns seen during :term:`fit`, when all are strings.
+
+    See Also
+    --------
+    cs_rank_norm : The same as a function.
+    CSZScoreNorm : Mean/std-based.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.preprocessing import CSRankNorm
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.date_range("2020-01-01", periods=2), ["A", "B"]],
+    ...     names=["datetime", "instrument"])
+    >>> label = pd.Series([0.1, -0.2, 0.0, 0.3], index=index, name="LABEL0")
+    >>> CSRankNorm().fit_transform(label).tolist()
+    [1.73, 0.0, 0.0, 1.73]
+    """
+
+    _day_func = staticmethod(_rank_days)

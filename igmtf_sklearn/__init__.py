@@ -1,3 +1,26 @@
-"""igmtf-sklearn: Qlib's IGMTF stock-return model as a scikit-learn estimator."""
+"""igmtf-sklearn: Qlib's IGMTF stock-return model as a scikit-learn estimator.
+
+Subpackages, in the order data flows through them:
+
+- :mod:`igmtf_sklearn.datasets`: Qlib binary reader, OHLCV files, synthetic market.
+- :mod:`igmtf_sklearn.preprocessing`: Alpha360 features, Qlib's processors, labels.
+- :mod:`igmtf_sklearn.module`: the torch networks (IGMTF and its GRU/LSTM base).
+- :mod:`igmtf_sklearn.regressor`: the skorch estimators.
+- :mod:`igmtf_sklearn.metrics`: daily IC / rank IC, ICIR and scorers.
+"""
+
+from ._date_split import DateValidSplit, ExplicitValidation
+from .module import IGMTFModule, RNNModule
+from .regressor import IGMTFRegressor, RNNRegressor
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DateValidSplit",
+    "ExplicitValidation",
+    "IGMTFModule",
+    "IGMTFRegressor",
+    "RNNModule",
+    "RNNRegressor",
+    "__version__",
+]

@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# The test networks are tiny: one thread is faster than two, and two threads
+# spin-wait badly when anything else holds a core (seen here: 50x slower).
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "cn_csi300"

@@ -101,6 +101,23 @@ def test_load_qlib_market_membership_and_values(qlib_dir):
         np.testing.assert_array_equal(got, want)
 
 
+def test_load_qlib_with_history_keeps_every_calendar_day_of_the_data_span(qlib_dir):
+    panel = load_qlib(qlib_dir, "mkt", members_only=False)
+    check_panel_index(panel)
+    sh = panel.xs("SH600000", level="instrument")
+    # Every calendar day of its data (days 0-7), the suspended day 6 as an all-NaN row.
+    assert list(sh.index) == list(CALENDAR)
+    assert sh.iloc[6][OHLCV].isna().all()
+    assert list(sh["member"]) == [True, True, False, False, True, True, True, True]
+    sz = panel.xs("SZ000001", level="instrument")
+    assert list(sz.index) == list(CALENDAR[3:7])  # its files hold days 3-6 only
+    assert "SZ000002" not in panel.index.get_level_values("instrument")  # no data at all
+    # Member rows with data are exactly what the default mode returns.
+    members = load_qlib(qlib_dir, "mkt")
+    history = panel[panel["member"]].drop(columns="member").dropna(how="all")
+    pd.testing.assert_frame_equal(history, members)
+
+
 def test_load_qlib_time_window_fields_and_list(qlib_dir):
     window = load_qlib(qlib_dir, "mkt", "2020-01-06", pd.Timestamp("2020-01-09"))
     assert window.index.get_level_values(0).min() == CALENDAR[3]  # no member has data on day 2

@@ -34,6 +34,8 @@ def load_qlib(
     start_time=None,
     end_time=None,
     fields=None,
+    *,
+    members_only=True,
 ) -> pd.DataFrame:
     """Load daily bars from a Qlib data directory into a panel.
 
@@ -61,6 +63,14 @@ def load_qlib(
         Qlib's ``"$close"`` is accepted). ``None`` loads ``open, high, low,
         close, volume`` plus ``vwap`` and ``factor`` where the data has them; a
         field that no selected instrument has is then simply absent.
+    members_only : bool, default=True
+        True keeps the rows of member days that have data. False keeps, for every
+        instrument that is a member at some point of the window, *every* calendar
+        day of the window within the span of its data (its history before and
+        after membership, and suspended days as all-NaN rows), plus a boolean
+        column ``member``. That is the series Qlib computes expressions over:
+        ``Alpha360`` on it takes lags over calendar days exactly as Qlib's
+        ``Ref`` does; keep the member rows afterwards, ``X[ohlcv["member"]]``.
 
     Returns
     -------
@@ -97,8 +107,14 @@ def load_qlib(
     files = _list_field_files(root, codes)
     field_names = _resolve_fields(fields, files)
     _check_bin_sizes(root, codes, field_names, files)
-    days, inst, values = _read_values(root, codes, spells, field_names, files, len(calendar))
-    return _assemble(calendar, codes, days, inst, values, field_names)
+    row_days = spells if members_only else dict.fromkeys(codes, np.arange(lo, hi, dtype=np.int32))
+    days, inst, values = _read_values(root, codes, row_days, field_names, files, len(calendar))
+    if members_only:
+        return _assemble(calendar, codes, days, inst, values, field_names)
+    member = _member_mask(codes, spells, days, inst)
+    keep = _within_data_span(values, len(codes))
+    frame = _assemble(calendar, codes, days, inst, values, field_names, keep=keep, member=member)
+    return frame
 
 
 def _check_provider(provider_uri) -> Path:
@@ -337,8 +353,36 @@ def _read_values(root, codes, spells, field_names, files, n_calendar):
     return days, inst, values
 
 
-def _assemble(calendar, codes, days, inst, values, field_names) -> pd.DataFrame:
-    keep = ~np.isnan(values).all(axis=1)
+def _member_mask(codes, spells, days, inst) -> np.ndarray:
+    """Whether each (day, instrument) row is a member day of its instrument."""
+    member = np.zeros(len(days), dtype=bool)
+    for k, code in enumerate(codes):
+        rows = np.flatnonzero(inst == k)
+        member[rows] = np.isin(days[rows], spells[code])
+    return member
+
+
+def _within_data_span(values, n_codes) -> np.ndarray:
+    """Rows between each instrument's first and last day with data (gaps included).
+
+    Rows come instrument-major, every instrument with the same days, so the
+    values fold into ``[instrument, day]``.
+    """
+    has_data = ~np.isnan(values).all(axis=1)
+    per_code = has_data.reshape(n_codes, -1)
+    n_days = per_code.shape[1]
+    first = per_code.argmax(axis=1)
+    last = n_days - 1 - per_code[:, ::-1].argmax(axis=1)
+    position = np.arange(n_days)
+    inside = (position >= first[:, None]) & (position <= last[:, None]) & per_code.any(1)[:, None]
+    return inside.reshape(-1)
+
+
+def _assemble(
+    calendar, codes, days, inst, values, field_names, *, keep=None, member=None
+) -> pd.DataFrame:
+    if keep is None:
+        keep = ~np.isnan(values).all(axis=1)
     if not keep.any():
         raise ValueError(
             "The selected instruments have no data in the requested window (every value is "
@@ -356,4 +400,7 @@ def _assemble(calendar, codes, days, inst, values, field_names) -> pd.DataFrame:
         codes=[np.searchsorted(used_days, days), inst],
         names=list(PANEL_LEVELS),
     ).remove_unused_levels()
-    return pd.DataFrame(values, index=index, columns=list(field_names), copy=False)
+    frame = pd.DataFrame(values, index=index, columns=list(field_names), copy=False)
+    if member is not None:
+        frame["member"] = member[rows]
+    return frame

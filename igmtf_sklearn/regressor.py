@@ -278,6 +278,40 @@ class _PanelNet(NeuralNetRegressor):
         """
         return super().predict(X)
 
+    def save(self, path):
+        """Write the fitted model to ``path`` without pickle (see :mod:`igmtf_sklearn.persistence`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write.
+        """
+        from .persistence import save_model  # persistence builds on this module
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, *, device="cpu"):
+        """Read a model written by :meth:`save`; nothing in the file is executed.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file.
+        device : str, default="cpu"
+            Where to put the network.
+
+        Returns
+        -------
+        model : estimator
+        """
+        from .persistence import load_model
+
+        model = load_model(path, device=device)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path!r} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
     def predict_series(self, X):
         """Like :meth:`predict`, as a Series named ``score`` on X's index (Qlib's ``<PRED>``)."""
         return pd.Series(self.predict(X), index=X.index, name="score")

@@ -1,0 +1,209 @@
+"""Save and load fitted models without pickle.
+
+``joblib`` and ``pickle`` files run code when they are loaded: never load one
+from a source you do not trust. :func:`save_model` writes a file that holds
+only tensors, numbers and strings, and :func:`load_model` reads it with
+``torch.load(weights_only=True)``, which refuses anything else. Classes are
+looked up by name in an allow-list of this package's estimators, so a file can
+name nothing else to construct.
+
+What is stored: each estimator's plain hyperparameters (numbers, strings,
+booleans, None), its fitted attributes (ndarrays as tensors), and for the
+networks the module state (weights and memory bank) and the pretrained base.
+Object-valued settings (``callbacks``, ``train_split``, a custom ``module``
+class) are not stored: a loaded model predicts identically, and refits with
+the defaults for those.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+
+from .preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
+from .regressor import IGMTFRegressor, RNNRegressor
+
+__all__ = ["FORMAT_VERSION", "load_model", "save_model"]
+
+FORMAT = "igmtf-sklearn"
+FORMAT_VERSION = 1
+_NETS = {cls.__name__: cls for cls in (IGMTFRegressor, RNNRegressor)}
+_TRANSFORMERS = {
+    cls.__name__: cls for cls in (Alpha360, RobustZScoreNorm, Fillna, CSZScoreNorm, CSRankNorm)
+}
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _is_plain(value):
+    if isinstance(value, list | tuple):
+        return all(isinstance(v, _PLAIN) for v in value)
+    return isinstance(value, _PLAIN) and not isinstance(value, np.generic)
+
+
+def _plain_params(estimator):
+    """Hyperparameters that are plain values; object-valued ones are left out."""
+    return {k: v for k, v in estimator.get_params(deep=False).items() if _is_plain(v)}
+
+
+def _fitted_attributes(estimator):
+    """Public attributes ending in ``_`` that are arrays or plain values."""
+    fitted = {}
+    for name, value in vars(estimator).items():
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            fitted[name] = torch.from_numpy(np.ascontiguousarray(value))
+        elif isinstance(value, np.ndarray):  # e.g. feature_names_in_, object dtype
+            fitted[name] = [str(v) for v in value]
+        elif _is_plain(value):
+            fitted[name] = value
+    return fitted
+
+
+def _net_state(net):
+    net.check_is_fitted()
+    fitted = {
+        "d_feat_": net.d_feat_,
+        "seq_len_": net.seq_len_,
+        "n_features_in_": net.n_features_in_,
+        "feature_names_in_": [str(c) for c in net.feature_names_in_],
+    }
+    state = {
+        "class": type(net).__name__,
+        "params": _plain_params(net),
+        "fitted": fitted,
+        "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
+    }
+    base = getattr(net, "pretrained_model_", None)
+    if base is not None:
+        state["pretrained_model_"] = _net_state(base)
+    return state
+
+
+def _step_state(step):
+    name = type(step).__name__
+    if name in _NETS:
+        return _net_state(step)
+    if name in _TRANSFORMERS:
+        return {"class": name, "params": _plain_params(step), "fitted": _fitted_attributes(step)}
+    raise TypeError(
+        f"save_model stores this package's estimators and pipelines of them; {name} is not "
+        "one. Use joblib for other objects (and load such files only from trusted sources)."
+    )
+
+
+def save_model(model, path):
+    """Write a fitted estimator or pipeline to ``path`` in a non-executable format.
+
+    The file is written to a temporary name beside ``path`` and renamed into
+    place, so a failure never leaves a half-written model.
+
+    Parameters
+    ----------
+    model : IGMTFRegressor, RNNRegressor, a fitted transformer of this package, or a Pipeline of them
+        The fitted model.
+    path : str or path-like
+        Where to write (conventionally ``*.pt``).
+    """
+    if isinstance(model, Pipeline):
+        body = {"class": "Pipeline", "steps": [(n, _step_state(s)) for n, s in model.steps]}
+    else:
+        body = _step_state(model)
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": body}
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _restore_fitted(estimator, fitted):
+    for name, value in fitted.items():
+        if isinstance(value, torch.Tensor):
+            value = value.numpy()
+        elif name == "feature_names_in_":
+            value = np.asarray(value, dtype=object)
+        setattr(estimator, name, value)
+
+
+def _load_net(state):
+    net = _NETS[state["class"]](**state["params"])
+    _restore_fitted(net, state["fitted"])
+    net.initialize()
+    net.module_.load_state_dict(state["module"])
+    if "pretrained_model_" in state:
+        net.pretrained_model_ = _load_net(state["pretrained_model_"])
+    elif isinstance(net, IGMTFRegressor):
+        net.pretrained_model_ = None
+    return net
+
+
+def _load_step(state):
+    name = state.get("class")
+    if name in _NETS:
+        return _load_net(state)
+    if name in _TRANSFORMERS:
+        step = _TRANSFORMERS[name](**state["params"])
+        _restore_fitted(step, state["fitted"])
+        return step
+    raise ValueError(f"The model file names an unknown class {name!r}; it was not written here.")
+
+
+def load_model(path, *, device="cpu"):
+    """Read a model written by :func:`save_model`; no code in the file is run.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    device : str, default="cpu"
+        Device for the networks: a model trained on ``"cuda"`` loads on a
+        CPU-only machine.
+
+    Returns
+    -------
+    model : estimator or Pipeline
+        Fitted, ready to ``predict``.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"No model file at {os.fspath(path)!r}.") from None
+    except Exception as error:  # an unsafe or foreign file: say so rather than unpickle it
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a model file written by save_model (or it holds "
+            f"objects other than tensors and plain values, which are refused): {error}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not an igmtf-sklearn model file.")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{os.fspath(path)!r} has model format version {version}; this igmtf-sklearn "
+            f"reads version {FORMAT_VERSION}. Load it with the igmtf-sklearn release that "
+            "wrote it, or refit the model."
+        )
+    body = payload["model"]
+    if body.get("class") == "Pipeline":
+        model = Pipeline([(name, _load_step(state)) for name, state in body["steps"]])
+    else:
+        model = _load_step(body)
+    return _to_device(model, device)
+
+
+def _to_device(model, device):
+    steps = model.steps if isinstance(model, Pipeline) else [(None, model)]
+    for _, step in steps:
+        if type(step).__name__ in _NETS:
+            step.set_params(device=device)
+            step.module_.to(device)
+    return model

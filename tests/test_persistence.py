@@ -1,0 +1,109 @@
+"""Safe persistence: save_model / load_model and IGMTFRegressor.save / load."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+
+from igmtf_sklearn import IGMTFRegressor
+from igmtf_sklearn.persistence import FORMAT_VERSION, load_model, save_model
+from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
+
+SMALL = {
+    "hidden_size": 8,
+    "num_layers": 1,
+    "k_day": 3,
+    "n_neighbor": 4,
+    "pretrain_epochs": 1,
+    "max_epochs": 2,
+    "verbose": 0,
+    "random_state": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(market_raw):
+    X, y, X_test = market_raw
+    pipeline = make_pipeline(RobustZScoreNorm(), Fillna(), IGMTFRegressor(**SMALL)).fit(X, y)
+    return pipeline, X_test
+
+
+@pytest.fixture(scope="module")
+def market_raw():
+    from igmtf_sklearn.datasets import make_stock_panel
+    from igmtf_sklearn.preprocessing import Alpha360, forward_return
+
+    panel = make_stock_panel(n_instruments=20, n_days=70, random_state=2)
+    X, y = Alpha360(window=5).fit_transform(panel), forward_return(panel)
+    dates = X.index.get_level_values(0)
+    cut = dates.unique()[50]
+    return X[dates < cut], y[dates < cut], X[dates >= cut]
+
+
+def test_pipeline_round_trip_predicts_identically(fitted, tmp_path):
+    pipeline, X_test = fitted
+    save_model(pipeline, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    np.testing.assert_array_equal(loaded.predict(X_test), pipeline.predict(X_test))
+    np.testing.assert_array_equal(loaded[0].center_, pipeline[0].center_)
+    assert loaded[-1].pretrained_model_ is not None
+    np.testing.assert_array_equal(
+        loaded[-1].pretrained_model_.predict(loaded[:-1].transform(X_test)),
+        pipeline[-1].pretrained_model_.predict(pipeline[:-1].transform(X_test)),
+    )
+    assert loaded[-1].get_params()["hidden_size"] == 8
+
+
+def test_estimator_save_and_load(fitted, tmp_path):
+    pipeline, X_test = fitted
+    model = pipeline[-1]
+    model.save(tmp_path / "igmtf.pt")
+    loaded = IGMTFRegressor.load(tmp_path / "igmtf.pt")
+    features = pipeline[:-1].transform(X_test)
+    np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
+    with pytest.raises(ValueError, match="not a IGMTFRegressor|holds a"):
+        save_model(pipeline[0], tmp_path / "scaler.pt")
+        IGMTFRegressor.load(tmp_path / "scaler.pt")
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_file_with_code_is_refused(tmp_path):
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    with open(tmp_path / "evil.pt", "wb") as handle:
+        pickle.dump({"format": "igmtf-sklearn", "model": Exploit()}, handle)
+    with pytest.raises(ValueError, match="not a model file"):
+        load_model(tmp_path / "evil.pt")
+
+
+def test_format_version_mismatch_is_explained(tmp_path):
+    torch.save(
+        {"format": "igmtf-sklearn", "format_version": FORMAT_VERSION + 1, "model": {}},
+        tmp_path / "future.pt",
+    )
+    with pytest.raises(ValueError, match="format version"):
+        load_model(tmp_path / "future.pt")
+
+
+def test_failed_write_leaves_nothing_behind(fitted, tmp_path, monkeypatch):
+    pipeline, _ = fitted
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(pipeline, tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_foreign_objects_are_refused(tmp_path):
+    from sklearn.preprocessing import StandardScaler
+
+    with pytest.raises(TypeError, match="joblib"):
+        save_model(StandardScaler().fit(np.ones((3, 2))), tmp_path / "x.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -77,21 +77,27 @@ class OneDayIterator:
     ----------
     panel : DayPanel
         The training days.
-    seed : int or None
-        Seed of the day order; each pass over the iterator draws a new order
-        from the same generator, so a fit is reproducible end to end.
+    seed : int
+        Seed of the day order.
+    first_epoch : int, default=0
+        Number of epochs already trained. Epoch ``e``'s order is drawn from
+        ``(seed, e)`` alone, so a run resumed from a checkpoint at epoch ``e``
+        sees the same days in the same order as an uninterrupted run.
     """
 
-    def __init__(self, panel, seed=None):
+    def __init__(self, panel, seed, first_epoch=0):
         self.panel = panel
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.epoch = first_epoch
 
     def __len__(self):
         return self.panel.n_days
 
     def __iter__(self):
         panel = self.panel
-        for day in self.rng.permutation(panel.n_days):
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(panel.n_days)
+        self.epoch += 1
+        for day in order:
             rows = panel.day_rows(day)
             yield {"x": panel.X[rows]}, panel.y[rows]
 

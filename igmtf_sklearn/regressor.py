@@ -659,7 +659,8 @@ class IGMTFRegressor(_PanelNet):
     def get_iterator(self, dataset, training=False):
         """One shuffled day per batch for training, blocks of days for scoring."""
         if training:
-            return OneDayIterator(dataset, seed=_draw_seed())
+            # The history may come from a checkpoint (LoadInitState): continue its day order.
+            return OneDayIterator(dataset, seed=_draw_seed(), first_epoch=len(self.history))
         return DayBlockIterator(dataset, self.batch_size, self.device)
 
     # -- memory bank ------------------------------------------------------------

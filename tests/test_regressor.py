@@ -312,3 +312,44 @@ def test_labels_as_one_column_frame(market):
     X, y, _, _ = market
     model = IGMTFRegressor(**SMALL).fit(X, pd.DataFrame({"LABEL0": y}))
     assert model.module_.has_memory_bank
+
+
+def test_interrupted_training_resumes_to_the_same_model(market, tmp_path):
+    X, y, X_test, _ = market
+    params = {**SMALL, "train_split": None, "max_epochs": 4}
+    uninterrupted = IGMTFRegressor(**params).fit(X, y).predict(X_test)
+
+    ckpt = str(tmp_path / "ckpt")
+    IGMTFRegressor(
+        **{**params, "max_epochs": 2}, callbacks=[Checkpoint(dirname=ckpt, monitor=None)]
+    ).fit(X, y)
+    resumed = IGMTFRegressor(
+        **{**params, "max_epochs": 2},
+        callbacks=[LoadInitState(Checkpoint(dirname=ckpt, monitor=None))],
+    ).fit(X, y)
+    assert len(resumed.history_) == 4
+    np.testing.assert_array_equal(resumed.predict(X_test), uninterrupted)
+
+
+def test_identical_predictions_across_processes(market, tmp_path):
+    import subprocess
+    import sys
+
+    X, y, X_test, _ = market
+    joblib.dump((X, y, X_test), tmp_path / "data.joblib")
+    script = (
+        "import sys, joblib, numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
+        "from igmtf_sklearn import IGMTFRegressor\n"
+        "X, y, X_test = joblib.load(sys.argv[1])\n"
+        f"model = IGMTFRegressor(**{SMALL!r}).fit(X, y)\n"
+        "np.save(sys.argv[2], model.predict(X_test))\n"
+    )
+    for run in ("a", "b"):
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "data.joblib"), str(tmp_path / run)],
+            check=True,
+        )
+    first, second = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, _fit(market).predict(X_test))

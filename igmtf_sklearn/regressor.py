@@ -324,7 +324,9 @@ class _PanelNet(NeuralNetRegressor):
         panel = self._make_panel(X, y, normalise=False)
         ic_sum, n_days = 0.0, 0
         for batch in DayBlockIterator(panel, _SCORING_ROWS, self.device):
-            day_sum, day_count = daily_ic_sums(self.evaluation_step(batch), batch[1])
+            # float64: a score is reported, not trained on, so make it exact.
+            y_pred, y_true = self.evaluation_step(batch).double(), batch[1].double()
+            day_sum, day_count = daily_ic_sums(y_pred, y_true)
             ic_sum, n_days = ic_sum + day_sum, n_days + day_count
         return ic_sum / n_days if n_days else float("nan")
 

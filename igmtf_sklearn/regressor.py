@@ -39,7 +39,7 @@ from ._training import (
     ValidDailyIC,
     daily_ic_sums,
 )
-from .module import IGMTFModule, RNNModule
+from .module import IGMTFModule, RNNModule, pad_by_day
 from .preprocessing import cs_rank_norm, cs_zscore_norm
 
 __all__ = ["IGMTFRegressor", "RNNRegressor", "DateValidSplit", "ExplicitValidation"]
@@ -321,13 +321,13 @@ class _PanelNet(NeuralNetRegressor):
 
         This replaces R², which says little about a cross-sectional signal.
         """
-        panel = self._make_panel(X, y, normalise=False)
-        ic_sum, n_days = 0.0, 0
-        for batch in DayBlockIterator(panel, _SCORING_ROWS, self.device):
-            # float64: a score is reported, not trained on, so make it exact.
-            y_pred, y_true = self.evaluation_step(batch).double(), batch[1].double()
-            day_sum, day_count = daily_ic_sums(y_pred, y_true)
-            ic_sum, n_days = ic_sum + day_sum, n_days + day_count
+        # Predict every row: dropping unlabeled rows would change each day's mean
+        # hidden state, and so IGMTF's predictions for the other rows.
+        y_pred = torch.from_numpy(self.predict(X)).double()
+        y_true = torch.from_numpy(self._check_labels(y, X.index, normalise=False)).double()
+        counts = torch.from_numpy(day_slices(X.index)[1])
+        (pred_days, _), (true_days, mask) = pad_by_day(y_pred, counts), pad_by_day(y_true, counts)
+        ic_sum, n_days = daily_ic_sums(pred_days, true_days.masked_fill(~mask, torch.nan))
         return ic_sum / n_days if n_days else float("nan")
 
 

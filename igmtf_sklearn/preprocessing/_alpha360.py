@@ -159,7 +159,15 @@ def _check_numeric(X: pd.DataFrame, names) -> None:
 def _field_arrays(X: pd.DataFrame, names) -> dict[str, np.ndarray]:
     """Each needed column as a float32 array (a view when it already is float32)."""
     _check_numeric(X, names)
-    return {name: X[name].to_numpy(dtype=np.float32, na_value=np.nan) for name in names}
+    arrays = {name: X[name].to_numpy(dtype=np.float32, na_value=np.nan) for name in names}
+    for name, values in arrays.items():
+        if np.isinf(values).any():
+            raise ValueError(
+                f"Column {name!r} holds infinite values; Alpha360 would turn them into "
+                "meaningless ratios. Replace them with NaN (missing) first, e.g. "
+                "panel.replace([np.inf, -np.inf], np.nan)."
+            )
+    return arrays
 
 
 class Alpha360(TransformerMixin, BaseEstimator):

@@ -189,7 +189,7 @@ class _PanelNet(NeuralNetRegressor):
         dates = index.get_level_values(0).unique().to_numpy()
         device = self.device if labels is not None else "cpu"
         X_tensor = _readonly_tensor(features).to(device)
-        y_tensor = torch.from_numpy(labels).to(device) if labels is not None else None
+        y_tensor = _readonly_tensor(labels).to(device) if labels is not None else None
         return DayPanel(X_tensor, y_tensor, counts, dates)
 
     def _split(self, panel):
@@ -224,11 +224,14 @@ class _PanelNet(NeuralNetRegressor):
 
     def _fit_panel(self, X, y):
         """Validate the training data, record the fitted input attributes, split by date."""
-        self.d_feat_ = self._check_d_feat(X)
+        check_panel_index(X, name="X")  # before reading any column
+        d_feat = self._check_d_feat(X)
+        panel = self._make_panel(X, y, fitting=True)
+        self.d_feat_ = d_feat
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.seq_len_ = self.n_features_in_ // self.d_feat_
-        return self._split(self._make_panel(X, y, fitting=True))
+        self.seq_len_ = self.n_features_in_ // d_feat
+        return self._split(panel)
 
     def _callbacks_before_log(self):
         """Default callbacks between skorch's losses and the log line."""

@@ -145,6 +145,7 @@ CASES = [
         ValueError,
         "does not exist",
     ),
+    ("model-X-array", lambda: _fit(FEATURES.to_numpy()), TypeError, "DataFrame"),
     ("ic-length", lambda: daily_ic(LABELS, np.zeros(3)), ValueError, "rows"),
     (
         "scorer-no-panel",

@@ -7,6 +7,10 @@ Subpackages, in the order data flows through them:
 - :mod:`igmtf_sklearn.module`: the torch networks (IGMTF and its GRU/LSTM base).
 - :mod:`igmtf_sklearn.regressor`: the skorch estimators.
 - :mod:`igmtf_sklearn.metrics`: daily IC / rank IC, ICIR and scorers.
+- :mod:`igmtf_sklearn.model_selection`: date-aware CV splitters, unique checkpoints, Dask.
+- :mod:`igmtf_sklearn.backtest`: TopK-Dropout backtest, risk and signal analysis.
+- :mod:`igmtf_sklearn.report`: the HTML report of a backtest.
+- :mod:`igmtf_sklearn.persistence`: saving and loading models without pickle.
 """
 
 from ._date_split import DateValidSplit, ExplicitValidation

@@ -1,0 +1,219 @@
+"""Signal analysis: daily IC, its monthly means and score-quantile group returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._panel import DATETIME, check_panel_index, day_codes, day_slices
+from ..metrics import daily_ic, daily_rank_ic
+
+__all__ = ["SignalAnalysis", "group_returns", "signal_analysis"]
+
+
+@dataclass
+class SignalAnalysis:
+    """What :func:`signal_analysis` measured.
+
+    Attributes
+    ----------
+    ic : pandas.DataFrame
+        Daily ``IC`` and ``Rank IC``, indexed by ``datetime``.
+    monthly_ic : pandas.DataFrame
+        Their means per calendar month, indexed by a monthly ``PeriodIndex``
+        named ``month``.
+    group_returns : pandas.DataFrame
+        Mean label per score group and day (``Group1`` = best scores ..
+        ``GroupN``), ``long-short`` (``Group1 - GroupN``) and ``long-average``
+        (``Group1`` minus the day's mean label), indexed by ``datetime``.
+    summary : dict of str to float
+        ``IC``, ``ICIR``, ``Rank IC``, ``Rank ICIR`` (as
+        :func:`~igmtf_sklearn.metrics.ic_summary`), and the annualised mean and
+        Sharpe ratio of the long-short and long-average returns
+        (``Long-Short Ann Return``, ``Long-Short Ann Sharpe``, ``Long-Avg Ann
+        Return``, ``Long-Avg Ann Sharpe``).
+    """
+
+    ic: pd.DataFrame
+    monthly_ic: pd.DataFrame
+    group_returns: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+
+def _panel_series(obj, name: str) -> pd.Series:
+    if isinstance(obj, pd.DataFrame):
+        if obj.shape[1] != 1:
+            raise ValueError(f"{name} must be a Series or a single-column DataFrame.")
+        obj = obj.iloc[:, 0]
+    if isinstance(obj, pd.Series) and isinstance(obj.index, pd.MultiIndex):
+        if not obj.index.is_monotonic_increasing:
+            obj = obj.sort_index()
+    check_panel_index(obj, name=name)
+    return obj.astype(np.float64)
+
+
+def _pairs(scores, labels) -> pd.DataFrame:
+    """Score and label on the rows where both are given and the score is finite."""
+    if isinstance(scores, pd.DataFrame) and "score" in scores.columns:
+        scores = scores["score"]  # Qlib's pred.pkl
+    score = _panel_series(scores, "scores")
+    label = _panel_series(labels, "labels")
+    if not score.index.equals(label.index):
+        score, label = score.align(label, join="inner")
+    frame = pd.DataFrame({"score": score.to_numpy(), "label": label.to_numpy()}, index=score.index)
+    frame = frame[np.isfinite(frame["score"].to_numpy())]
+    if not frame.index.is_monotonic_increasing:
+        frame = frame.sort_index()  # an inner join need not keep the (date, instrument) order
+    if frame.empty:
+        raise ValueError("scores and labels share no row with a finite score.")
+    return frame
+
+
+def group_returns(scores, labels, n_groups=5) -> pd.DataFrame:
+    """Mean label of each score group, day by day, as Qlib's ``_group_return``.
+
+    Each day the rows with a score are sorted by score, best first (ties in
+    instrument order), and cut into ``n_groups`` groups of ``n // n_groups``
+    rows (``n`` scored rows that day); as in Qlib the ``n % n_groups`` worst
+    rows belong to no group. A group's return is the mean of its finite labels.
+
+    Parameters
+    ----------
+    scores, labels : pandas.Series or single-column pandas.DataFrame
+        On a ``(datetime, instrument)`` panel index; only rows in both count.
+    n_groups : int, default=5
+        Number of groups.
+
+    Returns
+    -------
+    groups : pandas.DataFrame
+        Columns ``Group1`` .. ``Group{n_groups}``, ``long-short`` (first minus
+        last group) and ``long-average`` (first group minus the mean label of
+        the day's scored rows), indexed by ``datetime``. Days without any
+        finite label are dropped; a day with fewer than ``n_groups`` scored
+        rows has NaN groups.
+    """
+    return _group_returns(_pairs(scores, labels), _check_n_groups(n_groups))
+
+
+def _check_n_groups(n_groups) -> int:
+    if not (isinstance(n_groups, int | np.integer) and n_groups >= 2):
+        raise ValueError(f"n_groups must be an int >= 2, got {n_groups!r}.")
+    return int(n_groups)
+
+
+def _group_returns(frame: pd.DataFrame, n_groups: int) -> pd.DataFrame:
+    index = frame.index
+    codes = day_codes(index)
+    starts, counts = day_slices(index)
+    n_days = len(starts)
+    score, label = frame["score"].to_numpy(), frame["label"].to_numpy()
+    # Rows by (day, score descending); lexsort is stable, so ties keep instrument order.
+    order = np.lexsort((-score, codes))
+    position = np.arange(len(order)) - np.repeat(starts, counts)
+    size = np.repeat(counts // n_groups, counts)
+    group = np.where(size > 0, position // np.maximum(size, 1), n_groups)
+    sorted_label = label[order]
+    counted = (group < n_groups) & np.isfinite(sorted_label)
+    slot = codes[order] * n_groups + group
+    means = _bincount_mean(slot[counted], sorted_label[counted], n_days * n_groups)
+    result = pd.DataFrame(
+        means.reshape(n_days, n_groups),
+        index=pd.DatetimeIndex(index.get_level_values(0)[starts], name=DATETIME),
+        columns=[f"Group{g + 1}" for g in range(n_groups)],
+    )
+    finite = np.isfinite(label)
+    day_mean = _bincount_mean(codes[finite], label[finite], n_days)
+    result["long-short"] = result["Group1"] - result[f"Group{n_groups}"]
+    result["long-average"] = result["Group1"] - day_mean
+    return result[np.isfinite(day_mean)]
+
+
+def _bincount_mean(slots, values, size) -> np.ndarray:
+    sums = np.bincount(slots, weights=values, minlength=size)
+    counts = np.bincount(slots, minlength=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def _ann_stats(returns: pd.Series, ann_scaler: float) -> tuple[float, float]:
+    mean, std = returns.mean(), returns.std()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(mean * ann_scaler), float(np.float64(mean) / std * np.sqrt(ann_scaler))
+
+
+def signal_analysis(scores, labels, *, n_groups=5, ann_scaler=252) -> SignalAnalysis:
+    """Daily IC, monthly IC and score-group returns of a signal, as Qlib's analyses.
+
+    Parameters
+    ----------
+    scores : pandas.Series or pandas.DataFrame
+        Predictions on a ``(datetime, instrument)`` index (a frame's ``score``
+        column, or its only column: Qlib's ``pred.pkl``).
+    labels : pandas.Series or single-column pandas.DataFrame
+        Realised labels on the same kind of index, e.g.
+        :func:`~igmtf_sklearn.preprocessing.forward_return` (raw, not
+        normalised). Only rows present in both are used.
+    n_groups : int, default=5
+        Score groups per day (see :func:`group_returns`).
+    ann_scaler : float, default=252
+        Periods per year for the long-short summary (Qlib's ``SigAnaRecord``
+        uses 252).
+
+    Returns
+    -------
+    analysis : SignalAnalysis
+        ``ic``, ``monthly_ic``, ``group_returns`` and ``summary``. The daily IC
+        is computed, as Qlib does, on the rows with both a finite score and a
+        finite label; days without such rows are left out, and a day whose
+        scores or labels are all equal has a NaN IC.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.preprocessing import forward_return
+    >>> panel, signal = make_stock_panel(50, 200, return_signal=True, random_state=0)
+    >>> analysis = signal_analysis(signal, forward_return(panel))
+    >>> sorted(analysis.summary)[:2]
+    ['IC', 'ICIR']
+    """
+    n_groups = _check_n_groups(n_groups)
+    frame = _pairs(scores, labels)
+    groups = _group_returns(frame, n_groups)
+    valid = frame[np.isfinite(frame["label"].to_numpy())]
+    if valid.empty:
+        raise ValueError("No row has both a finite score and a finite label.")
+    ic = pd.DataFrame(
+        {
+            "IC": daily_ic(valid["label"], valid["score"]),
+            "Rank IC": daily_rank_ic(valid["label"], valid["score"]),
+        }
+    )
+    monthly = ic.groupby(ic.index.to_period("M")).mean()
+    monthly.index.name = "month"
+    return SignalAnalysis(
+        ic=ic, monthly_ic=monthly, group_returns=groups, summary=_summary(ic, groups, ann_scaler)
+    )
+
+
+def _ir(daily: pd.Series) -> float:
+    # Qlib's ICIR: mean over std (ddof=1), NaN days skipped.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(daily.mean()) / np.float64(daily.std()))
+
+
+def _summary(ic: pd.DataFrame, groups: pd.DataFrame, ann_scaler: float) -> dict:
+    ls_return, ls_sharpe = _ann_stats(groups["long-short"], ann_scaler)
+    la_return, la_sharpe = _ann_stats(groups["long-average"], ann_scaler)
+    return {
+        "IC": float(ic["IC"].mean()),
+        "ICIR": _ir(ic["IC"]),
+        "Rank IC": float(ic["Rank IC"].mean()),
+        "Rank ICIR": _ir(ic["Rank IC"]),
+        "Long-Short Ann Return": ls_return,
+        "Long-Short Ann Sharpe": ls_sharpe,
+        "Long-Avg Ann Return": la_return,
+        "Long-Avg Ann Sharpe": la_sharpe,
+    }

@@ -1,0 +1,152 @@
+"""A skorch ``Checkpoint`` that gives every fit its own folder.
+
+In a search, every candidate and fold is a clone of the same estimator, so a
+plain ``Checkpoint(dirname="runs")`` makes them all write ``runs/params.pt``:
+parallel fits overwrite each other and a ``load_best`` may load another fit's
+weights. :class:`UniqueCheckpoint` keeps the shared base folder as its
+parameter (clones stay equal) and creates a fresh sub-folder each time the net
+is initialised, i.e. once per ``fit``.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import time
+import uuid
+
+from skorch.callbacks import Checkpoint
+from skorch.utils import noop
+
+__all__ = ["UniqueCheckpoint"]
+
+
+class UniqueCheckpoint(Checkpoint):
+    """Checkpoint into a new sub-folder of ``dirname`` for every fit.
+
+    Each time the net is initialised (every ``fit`` without ``warm_start``),
+    a folder ``<dirname>/<subdir_prefix><UTC time>-<random hex>`` is created
+    atomically; the checkpoints of that fit go there, and its scalar
+    parameters (``lr``, ``hidden_size``, ...) are written to
+    ``net_params.json`` so that a folder can be matched to its search
+    candidate. Folders never collide, across processes or machines sharing a
+    file system.
+
+    Parameters
+    ----------
+    dirname : str or path-like, default="checkpoints"
+        Base folder shared by all fits.
+    subdir_prefix : str, default="fit-"
+        Start of each fit's folder name.
+    net_params_file : str or None, default="net_params.json"
+        File, in the fit's folder, receiving the net's scalar parameters;
+        None writes nothing.
+    monitor, f_params, f_optimizer, f_criterion, f_history, f_pickle, fn_prefix, event_name, sink, load_best, use_safetensors
+        As :class:`skorch.callbacks.Checkpoint`. For
+        :class:`~igmtf_sklearn.IGMTFRegressor`, whose early stopping follows
+        the validation IC, ``monitor="valid_ic_best"`` needs a scoring callback
+        that records it; the default ``"valid_loss_best"`` always works.
+
+    Attributes
+    ----------
+    fit_dirname_ : str
+        The folder of the current (or last) fit.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn import IGMTFRegressor
+    >>> from igmtf_sklearn.model_selection import UniqueCheckpoint
+    >>> net = IGMTFRegressor(callbacks=[("checkpoint", UniqueCheckpoint("runs"))])
+    >>> # after net.fit(X, y): dict(net.callbacks_)["checkpoint"].fit_dirname_
+    """
+
+    def __init__(
+        self,
+        dirname="checkpoints",
+        *,
+        subdir_prefix="fit-",
+        net_params_file="net_params.json",
+        monitor="valid_loss_best",
+        f_params="params.pt",
+        f_optimizer="optimizer.pt",
+        f_criterion="criterion.pt",
+        f_history="history.json",
+        f_pickle=None,
+        fn_prefix="",
+        event_name="event_cp",
+        sink=noop,
+        load_best=False,
+        use_safetensors=False,
+    ):
+        # Every parameter is named: sklearn's clone reads the signature and would
+        # silently drop anything passed through **kwargs.
+        super().__init__(
+            monitor=monitor,
+            f_params=f_params,
+            f_optimizer=f_optimizer,
+            f_criterion=f_criterion,
+            f_history=f_history,
+            f_pickle=f_pickle,
+            fn_prefix=fn_prefix,
+            dirname=dirname,
+            event_name=event_name,
+            sink=sink,
+            load_best=load_best,
+            use_safetensors=use_safetensors,
+        )
+        self.subdir_prefix = subdir_prefix
+        self.net_params_file = net_params_file
+
+    def initialize(self):
+        """Create this fit's folder (skorch calls it from ``net.initialize()``)."""
+        self._validate_filenames()
+        base = os.fspath(self.dirname) or "."
+        os.makedirs(base, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        # The random part makes the name unique; exist_ok=False makes sure of it.
+        path = os.path.join(base, f"{self.subdir_prefix}{stamp}-{uuid.uuid4().hex[:12]}")
+        os.makedirs(path, exist_ok=False)
+        self.fit_dirname_ = path
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Write the net's scalar parameters next to its checkpoints."""
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if self.net_params_file is None:
+            return
+        scalars = {
+            key: value
+            for key, value in net.get_params(deep=False).items()
+            if value is None or isinstance(value, str | bool | numbers.Number)
+        }
+        with open(os.path.join(self._fit_dirname(), self.net_params_file), "w") as file:
+            json.dump({"class": type(net).__name__, **scalars}, file, indent=1, default=float)
+
+    def _fit_dirname(self):
+        try:
+            return self.fit_dirname_
+        except AttributeError:
+            raise RuntimeError(
+                "UniqueCheckpoint has no fit folder yet: it is created by net.initialize() "
+                "(fit calls it). To load a finished fit, use "
+                "skorch.callbacks.Checkpoint(dirname=<that fit's folder>)."
+            ) from None
+
+    # skorch builds every checkpoint path in these two places; both now point
+    # into the fit's folder while ``dirname`` stays the shared base.
+    def _format_target(self, net, f, idx):
+        if not isinstance(f, str):
+            return f
+        name = self.fn_prefix + f.format(
+            net=net,
+            last_epoch=net.history[idx],
+            last_batch=net.history[idx, "batches", -1],
+        )
+        return os.path.join(self._fit_dirname(), name)
+
+    @property
+    def f_history_(self):
+        if self.f_history is None:
+            return None
+        return os.path.join(self._fit_dirname(), self.fn_prefix + self.f_history)

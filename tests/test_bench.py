@@ -1,0 +1,77 @@
+"""Smoke runs of the benchmark scripts on a tiny slice (``pytest -m bench``).
+
+Deselected by default (``addopts = ... -m 'not bench'``). ``vs_qlib.py`` needs
+``pyqlib`` (the ``bench`` extra, e.g. in the bench venv) and the real data; both
+tests are skipped where they are missing. Qlib's own handler stage (``prep-qlib``)
+evaluates 300 expressions per instrument and takes minutes even on a few days, so
+it runs only with ``IGMTF_BENCH_QLIB_PREP=1``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+TINY_SLICE = (
+    "--train 2019-01-02:2019-01-25 --valid 2019-02-11:2019-02-22 --test 2019-03-01:2019-03-06 "
+    "--hidden-size 4 --num-layers 1 --pretrain-epochs 1 --epochs 1 --threads 1"
+).split()
+
+
+def _run(args, timeout=600):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_micro_smoke(tmp_path):
+    out = tmp_path / "micro.json"
+    stdout = _run(
+        [
+            BENCH_DIR / "micro.py",
+            *"--rows 16 --seq-len 5 --hidden-size 4 --num-layers 1 --days 12 --valid-days 3".split(),
+            *"--fit-days 12 --repeat 2 --json".split(),
+            out,
+        ]
+    )
+    assert "the floor" in stdout
+    result = json.loads(out.read_text())
+    assert result["floor_cpu"] > 0 and result["epoch_wall"] > 0
+    assert result["train_rows"] == 12 * 16
+    assert math.isfinite(result["ratio_wall"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("qlib") is None, reason="pyqlib is not installed")
+def test_vs_qlib_smoke(tmp_path, data_dir):
+    stages = "prep-ours,fit-ours,fit-qlib"
+    if os.environ.get("IGMTF_BENCH_QLIB_PREP") == "1":
+        stages = "prep-ours,prep-qlib,fit-ours,fit-qlib"
+    out = tmp_path / "vs_qlib.json"
+    stdout = _run(
+        [BENCH_DIR / "vs_qlib.py", "--data-dir", data_dir, *TINY_SLICE]
+        + ["--workdir", tmp_path / "work", "--stages", stages, "--json", out]
+    )
+    assert "| IGMTF epoch |" in stdout
+    results = json.loads(out.read_text())["results"]
+    for stage in ("fit-ours", "fit-qlib"):
+        assert len(results[stage]["igmtf_epochs"]) == 1
+        assert len(results[stage]["pretrain_epochs"]) == 1
+        assert results[stage]["peak_rss_mib"] > 0
+        assert math.isfinite(results[stage]["test"]["IC"])
+    if "prep-qlib" in stages:
+        for entry in results["prep-qlib"]["compare"].values():
+            assert entry["rows_qlib"] == entry["rows_ours"] == entry["rows_common"]
+            assert entry["feature_max_abs_diff"] <= 1e-5

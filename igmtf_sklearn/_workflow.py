@@ -97,8 +97,8 @@ def load_config(path) -> dict:
         import yaml
     except ImportError as error:
         raise ImportError(
-            "Reading a workflow configuration needs PyYAML: pip install 'igmtf-sklearn[cli]' "
-            "(or pip install pyyaml)."
+            "Reading a workflow configuration needs PyYAML, a dependency of igmtf-sklearn: "
+            "pip install pyyaml."
         ) from error
     path = Path(path)
     if not path.is_file():

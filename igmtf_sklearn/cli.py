@@ -1,0 +1,237 @@
+"""The ``igmtf`` command line (also ``python -m igmtf_sklearn``).
+
+Subcommands:
+
+- ``igmtf demo``: fit IGMTF on a simulated market and print its test IC next
+  to its pretrained GRU's and the true signal's (see :mod:`igmtf_sklearn._demo`).
+
+Each subcommand is a ``(add_arguments, handler)`` pair registered in
+``_COMMANDS``, so a later ``igmtf run CONFIG`` only adds one entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__, _demo
+
+# Small recurrent nets stop scaling beyond a few threads; and on a machine shared
+# with other jobs, OpenMP threads spin on busy cores, so leaving half the cores
+# free is faster as well as polite (see docs/benchmarks.md).
+_MAX_DEFAULT_THREADS = 4
+
+
+def _int_at_least(minimum):
+    """An argparse ``type`` accepting integers >= ``minimum``, with a clear error otherwise."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text):
+    """An argparse ``type`` accepting floats > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _default_threads():
+    """Half the CPU cores, between 1 and ``_MAX_DEFAULT_THREADS``."""
+    return max(1, min(_MAX_DEFAULT_THREADS, (os.cpu_count() or 1) // 2))
+
+
+# -- demo ---------------------------------------------------------------------
+def _add_demo_arguments(parser):
+    defaults = _demo.DemoConfig()
+    market = parser.add_argument_group("simulated market")
+    market.add_argument(
+        "--instruments",
+        type=_int_at_least(10),
+        default=defaults.n_instruments,
+        help="number of instruments (default: %(default)s)",
+    )
+    market.add_argument(
+        "--days",
+        type=_int_at_least(100),
+        default=defaults.n_days,
+        help="number of trading days; the last 20%% are the test days (default: %(default)s)",
+    )
+    market.add_argument(
+        "--window",
+        type=_int_at_least(2),
+        default=defaults.window,
+        help="days of history per Alpha360 field; Qlib uses 60 (default: %(default)s)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--pretrain-epochs",
+        type=_int_at_least(0),
+        default=defaults.pretrain_epochs,
+        help="GRU pretraining epochs at most; 0 skips pretraining (default: %(default)s)",
+    )
+    model.add_argument(
+        "--epochs",
+        type=_int_at_least(0),
+        default=defaults.epochs,
+        help="IGMTF training epochs at most (default: %(default)s)",
+    )
+    model.add_argument(
+        "--hidden-size",
+        type=_int_at_least(1),
+        default=defaults.hidden_size,
+        help="GRU state width (default: %(default)s)",
+    )
+    model.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=defaults.lr,
+        help="IGMTF learning rate (default: %(default)s)",
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--seed",
+        type=_int_at_least(0),
+        default=defaults.seed,
+        help="seeds the market and the model (default: %(default)s)",
+    )
+    run.add_argument(
+        "--threads",
+        type=_int_at_least(1),
+        default=_default_threads(),
+        help="torch CPU threads (default: half the cores, 1 to 4: %(default)s)",
+    )
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="print the per-epoch training log"
+    )
+
+
+def _run_demo(args):
+    config = _demo.DemoConfig(
+        n_instruments=args.instruments,
+        n_days=args.days,
+        window=args.window,
+        pretrain_epochs=args.pretrain_epochs,
+        epochs=args.epochs,
+        hidden_size=args.hidden_size,
+        lr=args.lr,
+        seed=args.seed,
+        verbose=int(args.verbose),
+    )
+    try:
+        config.validate()
+    except ValueError as error:
+        args.parser.error(str(error))
+    with _demo.torch_threads(args.threads):
+        print(_demo.describe(config), flush=True)
+        result = _demo.run(config)
+    _demo.report(result)
+    return 0
+
+
+# -- run ----------------------------------------------------------------------
+def _add_run_arguments(parser):
+    parser.add_argument(
+        "config", help="workflow configuration (YAML), e.g. examples/csi300_alpha360.yaml"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_int_at_least(1),
+        default=_default_threads(),
+        help="torch threads (default: %(default)s)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print no progress, only results")
+
+
+def _metrics_table(metrics):
+    """The signal and risk figures of a run, as Qlib's ``qrun`` reports them."""
+    rows = {"signal": metrics["signal"]}
+    for name in ("excess_return_without_cost", "excess_return_with_cost"):
+        rows[name] = metrics[name]
+    lines = []
+    for section, values in rows.items():
+        lines.append(section)
+        lines.extend(f"  {key:<24s} {value: .6f}" for key, value in values.items())
+    return "\n".join(lines)
+
+
+def _run_workflow(args):
+    # Imported here: the workflow pulls in the backtest and report modules.
+    from ._workflow import load_config, run_workflow
+
+    try:
+        config = load_config(args.config)
+        with _demo.torch_threads(args.threads):
+            result = run_workflow(config, progress=not args.quiet)
+    except ValueError as error:
+        print(f"igmtf run: {error}", file=sys.stderr)
+        return 2
+    print(_metrics_table(result["metrics"]))
+    print(f"outputs in {result['output_dir']}: " + ", ".join(sorted(result["files"])))
+    return 0
+
+
+# name -> (help, add_arguments, handler).
+_COMMANDS = {
+    "demo": (
+        "fit IGMTF on a simulated market and compare it with its GRU base and the true signal",
+        _add_demo_arguments,
+        _run_demo,
+    ),
+    "run": (
+        "run a whole experiment from a YAML configuration: data, model, backtest, report",
+        _add_run_arguments,
+        _run_workflow,
+    ),
+}
+
+
+def build_parser():
+    """The ``igmtf`` argument parser, one subparser per command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="igmtf",
+        description="Qlib's IGMTF stock-return model as a scikit-learn estimator.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, add_arguments, handler) in _COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(handler=handler, parser=sub)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``igmtf`` command line.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        Arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success. Invalid arguments exit with status 2 (argparse's
+        ``SystemExit``) after printing the usage and the error.
+    """
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

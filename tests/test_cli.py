@@ -1,0 +1,175 @@
+"""The ``igmtf`` command line: ``igmtf demo`` end to end on a tiny market, and its errors."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from igmtf_sklearn import __version__
+from igmtf_sklearn._demo import METRICS
+from igmtf_sklearn.cli import build_parser, main
+
+# A market small enough for a few seconds: 30 instruments x 150 days, a 10-day
+# window, one epoch of each stage.
+TINY = [
+    "--instruments", "30", "--days", "150", "--window", "10", "--hidden-size", "8",
+    "--pretrain-epochs", "1", "--epochs", "1", "--threads", "1", "--seed", "0",
+]  # fmt: skip
+MODELS = ("IGMTF", "GRU alone", "oracle")
+
+
+def _table(stdout):
+    """The results table as {model: {metric: value}}."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["model"])
+    rows = {}
+    for line in lines[header + 1 : header + 1 + len(MODELS)]:
+        name = next(model for model in MODELS if line.startswith(model))
+        values = [float(v) for v in line[len(name) :].split()]
+        rows[name] = dict(zip(METRICS, values, strict=True))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def demo_output():
+    """Run the tiny demo once, in-process; return (status, stdout, torch threads before/after)."""
+    before = torch.get_num_threads()
+    # capsys is function-scoped; redirecting by hand lets the tests share one run.
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        status = main(["demo", *TINY])
+    return status, stdout.getvalue(), before, torch.get_num_threads()
+
+
+def test_demo_returns_zero_and_prints_a_full_table(demo_output):
+    status, stdout, _, _ = demo_output
+    assert status == 0
+    assert stdout.startswith("IGMTF demo: 30 instruments x 150 days")
+    header = next(line for line in stdout.splitlines() if line.startswith("model"))
+    assert header.split()[1:] == ["IC", "Rank", "IC", "ICIR", "Rank", "ICIR"]
+    table = _table(stdout)
+    assert set(table) == set(MODELS)
+    for name, summary in table.items():
+        for metric, value in summary.items():
+            assert -1 <= value <= 1 or "ICIR" in metric, (name, metric, value)
+
+
+def test_demo_oracle_is_informative(demo_output):
+    # The true expected return must correlate with the realised label; the
+    # one-epoch models are too short-trained to assert anything about.
+    assert _table(demo_output[1])["oracle"]["IC"] > 0.05
+
+
+def test_demo_reports_test_period_and_wall_times(demo_output):
+    stdout = demo_output[1]
+    # 20 % of 150 days are tested on.
+    assert "(30 days," in stdout
+    times = next(line for line in stdout.splitlines() if line.startswith("wall time:"))
+    for stage in ("data", "fit", "pretraining", "IGMTF training", "predict", "total"):
+        assert stage in times
+
+
+def test_demo_restores_torch_threads(demo_output):
+    _, _, before, after = demo_output
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "-1"], "argument --epochs: must be an integer >= 0, got -1"),
+        (["--pretrain-epochs", "x"], "argument --pretrain-epochs: expected an integer, got 'x'"),
+        (["--hidden-size", "0"], "argument --hidden-size: must be an integer >= 1, got 0"),
+        (["--instruments", "3"], "argument --instruments: must be an integer >= 10, got 3"),
+        (["--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),
+        (["--lr", "0"], "argument --lr: must be > 0, got 0"),
+        (["--days", "100", "--window", "60"], "leave 19 training day(s)"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments_exit_with_usage_error(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: igmtf")
+    assert message in err
+
+
+def test_a_command_is_required(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_parser_defaults_match_the_demo_config():
+    from igmtf_sklearn._demo import DemoConfig
+
+    args = build_parser().parse_args(["demo"])
+    defaults = DemoConfig()
+    assert (args.instruments, args.days, args.window) == (
+        defaults.n_instruments,
+        defaults.n_days,
+        defaults.window,
+    )
+    assert (args.pretrain_epochs, args.epochs, args.hidden_size, args.lr) == (
+        defaults.pretrain_epochs,
+        defaults.epochs,
+        defaults.hidden_size,
+        defaults.lr,
+    )
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run(
+        [sys.executable, "-m", "igmtf_sklearn", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"igmtf {__version__}"
+
+
+def _small_config(tmp_path, **overrides):
+    import yaml
+
+    config = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "examples" / "synthetic_small.yaml").read_text()
+    )
+    config["data"]["synthetic"].update(n_instruments=20, n_days=220)
+    config["segments"] = {
+        "train": ["2020-01-01", "2020-06-30"],
+        "valid": ["2020-07-01", "2020-08-31"],
+        "test": ["2020-09-01", "2020-10-30"],
+    }
+    config["model"].update(hidden_size=4, max_epochs=1, pretrain_epochs=1)
+    config["backtest"].update(topk=5, n_drop=1)
+    config["output_dir"] = str(tmp_path / "out")
+    config.update(overrides)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_run_writes_outputs_and_prints_the_metrics(tmp_path, capsys):
+    assert main(["run", str(_small_config(tmp_path)), "--quiet", "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    for key in ("IC", "Rank ICIR", "excess_return_with_cost", "information_ratio"):
+        assert key in printed
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"metrics.json", "report.html", "model.joblib", "config.json"} <= written
+
+
+def test_run_refuses_a_bad_config_before_any_work(tmp_path, capsys):
+    path = _small_config(tmp_path, backtest={"topk": -1, "unknown_key": 3})
+    assert main(["run", str(path), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "topk" in error and "unknown_key" in error
+    assert not (tmp_path / "out").exists()

@@ -246,6 +246,22 @@ class _PanelNet(NeuralNetRegressor):
             callbacks.append(("early_stopping", self._early_stopping()))
         return callbacks
 
+    def _module_kwargs(self):
+        """The module's constructor arguments taken from the estimator's parameters."""
+        return {
+            "d_feat": self._module_d_feat(),
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "base_model": self.base_model,
+        }
+
+    def initialize_module(self):
+        """Build the network from the architecture parameters (``module__*`` override them)."""
+        kwargs = {**self._module_kwargs(), **self.get_params_for("module")}
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
     def _module_d_feat(self):
         # Before the first fit (skorch's initialize() + load_params()), d_feat must be given.
         d_feat = getattr(self, "d_feat_", self.d_feat)
@@ -435,19 +451,6 @@ class RNNRegressor(_PanelNet):
 
     def _early_stopping(self):
         return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
-
-    def initialize_module(self):
-        """Build the RNN from the estimator's architecture parameters."""
-        kwargs = {
-            "d_feat": self._module_d_feat(),
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-            "base_model": self.base_model,
-            **self.get_params_for("module"),
-        }
-        self.module_ = self.initialized_instance(self.module, kwargs)
-        return self
 
     def get_iterator(self, dataset, training=False):
         """Random row batches for training, blocks of days for scoring."""
@@ -650,20 +653,8 @@ class IGMTFRegressor(_PanelNet):
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
 
-    def initialize_module(self):
-        """Build IGMTF from the estimator's architecture parameters."""
-        kwargs = {
-            "d_feat": self._module_d_feat(),
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-            "base_model": self.base_model,
-            "k_day": self.k_day,
-            "n_neighbor": self.n_neighbor,
-            **self.get_params_for("module"),
-        }
-        self.module_ = self.initialized_instance(self.module, kwargs)
-        return self
+    def _module_kwargs(self):
+        return {**super()._module_kwargs(), "k_day": self.k_day, "n_neighbor": self.n_neighbor}
 
     def get_iterator(self, dataset, training=False):
         """One shuffled day per batch for training, blocks of days for scoring."""

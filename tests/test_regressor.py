@@ -353,3 +353,30 @@ def test_identical_predictions_across_processes(market, tmp_path):
     first, second = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, _fit(market).predict(X_test))
+
+
+class _InterruptAfter(Callback):
+    """Press Ctrl-C at the end of epoch ``epoch`` (after the checkpoint is written)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_then_resume_reaches_the_uninterrupted_model(market, tmp_path):
+    X, y, X_test, _ = market
+    params = {**SMALL, "train_split": None, "max_epochs": 4}
+    uninterrupted = IGMTFRegressor(**params).fit(X, y).predict(X_test)
+    ckpt = str(tmp_path / "ckpt")
+    interrupted = IGMTFRegressor(
+        **params, callbacks=[Checkpoint(dirname=ckpt, monitor=None), _InterruptAfter(3)]
+    ).fit(X, y)  # skorch ends training on KeyboardInterrupt, keeping what was done
+    assert len(interrupted.history_) == 3
+    resumed = IGMTFRegressor(
+        **{**params, "max_epochs": 1},
+        callbacks=[LoadInitState(Checkpoint(dirname=ckpt, monitor=None))],
+    ).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X_test), uninterrupted)

@@ -18,13 +18,12 @@ the defaults for those.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 
+from ._atomic import atomic_path
 from .preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
 from .regressor import IGMTFRegressor, RNNRegressor
 
@@ -115,15 +114,8 @@ def save_model(model, path):
     else:
         body = _step_state(model)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": body}
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def _restore_fitted(estimator, fitted):

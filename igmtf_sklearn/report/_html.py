@@ -7,14 +7,13 @@ import contextlib
 import datetime as _dt
 import html
 import numbers
-import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path, atomic_write
 from ._figures import render_figures, require_matplotlib
 
 __all__ = ["atomic_path", "atomic_write", "default_metrics", "write_report"]
@@ -47,43 +46,6 @@ figcaption { color: #555; font-size: 0.9em; } .meta { color: #666; font-size: 0.
 # ---------------------------------------------------------------------------
 # Atomic writes
 # ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; on success rename it to ``path``.
-
-    Whatever writes to the temporary path (``DataFrame.to_parquet``,
-    ``joblib.dump``, ...) either completes and replaces ``path`` in one rename,
-    or fails and leaves ``path`` untouched, with the temporary file removed.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The final file; its folder must exist.
-    """
-    path = Path(path)
-    # A fresh name, not mkstemp's file: whatever writes it creates it with the usual
-    # permissions (mkstemp's are owner-only).
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def atomic_write(path, data) -> Path:
-    """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; return ``path``."""
-    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as file:
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-    return Path(path)
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from torch import nn
 __all__ = ["IGMTFModule", "RNNModule", "load_qlib_igmtf_state_dict", "pad_by_day"]
 
 _RNN_TYPES = {"GRU": nn.GRU, "LSTM": nn.LSTM}
-# Qlib's cosine similarity adds this to the product of the norms.
+# Added to each row norm before normalising (Qlib adds it to the product of the norms).
 _COS_EPS = 1e-6
 _BANK_BUFFERS = ("bank_hidden", "bank_mask", "bank_day_mean")
 
@@ -52,10 +52,17 @@ def _last_hidden(rnn, x, d_feat):
 
 
 def _cosine(x, y):
-    """Qlib's cosine similarity of the rows of ``x [..., n, h]`` and ``y [..., m, h]``."""
-    dot = x @ y.transpose(-1, -2)
-    norms = x.norm(dim=-1).unsqueeze(-1) * y.norm(dim=-1).unsqueeze(-2)
-    return dot / (norms + _COS_EPS)
+    """Cosine similarity of the rows of ``x [..., n, h]`` and ``y [..., m, h]``.
+
+    Qlib computes ``x.y / (|x| |y| + 1e-6)``: four passes over the ``[n, m]``
+    result, forward and again backward. Normalising the rows first leaves one
+    matrix product over ``[n, m]`` (the similarity matrix of a training step is
+    260 x 2,600); the values differ from Qlib's by a relative 1e-6 / (|x| |y|),
+    and an all-zero row still gets similarity 0.
+    """
+    x = x / (x.norm(dim=-1, keepdim=True) + _COS_EPS)
+    y = y / (y.norm(dim=-1, keepdim=True) + _COS_EPS)
+    return x @ y.transpose(-1, -2)
 
 
 def pad_by_day(values, counts):
@@ -262,21 +269,34 @@ class IGMTFModule(nn.Module):
         k_day = min(self.k_day, self.bank_day_mean.shape[0])
         chosen_days = similarity.topk(k_day, dim=1).indices  # [B, k]
         n_days = h.shape[0]
+        if n_days == 1:
+            # One day (every training step): keep only the real rows of the chosen
+            # days, so no padding goes through the layers or needs masking later.
+            days = chosen_days[0]
+            stored = self.bank_hidden[days][self.bank_mask[days]].unsqueeze(0)
+            return self.project2(self.lins(stored)), None
         stored = self.bank_hidden[chosen_days].reshape(n_days, -1, self.bank_hidden.shape[-1])
         stored_mask = self.bank_mask[chosen_days].reshape(n_days, -1)
         return self.project2(self.lins(stored)), stored_mask
 
     def _aggregate(self, h, candidates, candidate_mask):
-        """Weighted sum of each sample's ``n_neighbor`` most similar candidates."""
+        """Weighted sum of each sample's ``n_neighbor`` most similar candidates.
+
+        ``candidate_mask [B, C]`` marks the real candidates; None when all are.
+        """
         similarity = _cosine(self.project1(h), candidates)  # [B, R, C]
-        similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
         n_neighbor = min(self.n_neighbor, candidates.shape[1])
-        top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
-        # Qlib weighs by cos / n_neighbor; with fewer real candidates than
-        # n_neighbor (tiny training sets) divide by the number actually used.
-        n_used = candidate_mask.sum(1).clamp(min=1, max=n_neighbor).to(h.dtype)
-        weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0)
-        weights = weights / n_used.view(-1, 1, 1)
+        if candidate_mask is None:
+            top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
+            weights = top_similarity / n_neighbor
+        else:
+            similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
+            top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)
+            # Qlib weighs by cos / n_neighbor; with fewer real candidates than
+            # n_neighbor (tiny training sets) divide by the number actually used.
+            n_used = candidate_mask.sum(1).clamp(min=1, max=n_neighbor).to(h.dtype)
+            weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0)
+            weights = weights / n_used.view(-1, 1, 1)
         day = torch.arange(h.shape[0], device=h.device).view(-1, 1, 1)
         neighbours = candidates[day, top_index]  # [B, R, n, hidden]
         return (weights.unsqueeze(-1) * neighbours).sum(2)

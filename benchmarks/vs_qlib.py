@@ -116,14 +116,32 @@ class _Timed:
     """Wrap a callable and record the wall and CPU seconds of each call."""
 
     def __init__(self, func):
-        self.func, self.calls, self.cpu = func, [], []
+        self.func, self.calls, self.cpu, self.results = func, [], [], []
 
     def __call__(self, *args, **kwargs):
         start, cpu = time.perf_counter(), _cpu()
         result = self.func(*args, **kwargs)
         self.calls.append(time.perf_counter() - start)
         self.cpu.append(_cpu() - cpu)
+        self.results.append(result)
         return result
+
+
+class _SkipTrainRescoring:
+    """Qlib's ``IGMTF.test_epoch`` minus its first call of each epoch (the training set).
+
+    ``IGMTF.fit`` calls ``test_epoch`` twice an epoch, training set then validation
+    set; only the validation score is used (early stopping, best weights).
+    """
+
+    def __init__(self, test_epoch):
+        self.test_epoch, self.n_calls = test_epoch, 0
+
+    def __call__(self, *args, **kwargs):
+        self.n_calls += 1
+        if self.n_calls % 2:
+            return float("nan"), float("nan")
+        return self.test_epoch(*args, **kwargs)
 
 
 def _write_result(workdir, stage, result):
@@ -413,7 +431,7 @@ def stage_fit_ours(args):
         "verbose": 0,
     }
     result = {}
-    gru_path = Path(args.workdir) / "gru_ours.pt"
+    gru_path = Path(args.outdir) / "gru_ours.pt"
     if args.pretrain_epochs:
         # What IGMTFRegressor.fit runs as its pretraining (_pretrain): an RNNRegressor
         # with the same settings; built here to hang a timing callback on it.
@@ -445,7 +463,7 @@ def stage_fit_ours(args):
         pretrained=str(gru_path),
         pretrain_epochs=0,
         lr=args.lr,
-        batch_size=args.our_batch_size,
+        **({} if args.our_batch_size is None else {"batch_size": args.our_batch_size}),
         max_epochs=args.epochs,
         patience=args.patience,
         callbacks=[("stage_phases", phases)],
@@ -463,7 +481,7 @@ def stage_fit_ours(args):
     pred = model.predict(X_test)
     result["predict_wall"], result["predict_cpu"] = time.perf_counter() - t, _cpu() - cpu
     result["test"] = _ic(y_test, pred)
-    _write_result(args.workdir, "fit-ours", result)
+    _write_result(args.outdir, "fit-ours", result)
 
 
 # -- stage 4: Qlib ---------------------------------------------------------------
@@ -495,7 +513,7 @@ def stage_fit_qlib(args):
     from qlib.workflow import R
 
     _set_threads(args.threads)
-    workdir = Path(args.workdir)
+    outdir = Path(args.outdir)
     qlib.init(
         provider_uri=str(args.data_dir),
         region="cn",
@@ -503,14 +521,14 @@ def stage_fit_qlib(args):
         exp_manager={
             "class": "MLflowExpManager",
             "module_path": "qlib.workflow.expm",
-            "kwargs": {"uri": (workdir / "mlruns").as_uri(), "default_exp_name": "vs_qlib"},
+            "kwargs": {"uri": (outdir / "mlruns").as_uri(), "default_exp_name": "vs_qlib"},
         },
     )
     dataset, y_test = _qlib_static_dataset(args)
     d_feat = len(FIELDS)
     result = {}
 
-    if args.pretrain_epochs:
+    if args.pretrain_epochs and not args.accuracy_only:
         gru = GRU(
             d_feat=d_feat,
             hidden_size=args.hidden_size,
@@ -527,7 +545,7 @@ def stage_fit_qlib(args):
         gru.test_epoch = _Timed(gru.test_epoch)
         t = time.perf_counter()
         with R.start(experiment_name="vs_qlib"):
-            gru.fit(dataset, save_path=str(workdir / "gru_qlib.pt"))
+            gru.fit(dataset, save_path=str(outdir / "gru_qlib.pt"))
         result["pretrain_fit_wall"] = time.perf_counter() - t
         result["pretrain_epochs"] = [
             {
@@ -559,15 +577,19 @@ def stage_fit_qlib(args):
         metric="ic",  # workaround: metric="" raises in Qlib's metric_fn
         early_stop=args.patience,
         base_model="GRU",
-        model_path=str(workdir / "gru_ours.pt"),  # the identical pretrained weights
+        model_path=str(outdir / "gru_ours.pt"),  # the identical pretrained weights
         GPU=-1,
         seed=args.seed,
     )
     hidden = model.get_train_hidden = _Timed(model.get_train_hidden)
     train = model.train_epoch = _Timed(model.train_epoch)
     tests = model.test_epoch = _Timed(model.test_epoch)
+    if args.accuracy_only:
+        # fit() re-scores the whole training set after each epoch only to log it; the
+        # scores feed nothing (no early stopping, no checkpoint), so skip that call.
+        tests.func = _SkipTrainRescoring(tests.func)
     t = time.perf_counter()
-    model.fit(dataset, save_path=str(workdir / "igmtf_qlib.pt"))
+    model.fit(dataset, save_path=str(outdir / "igmtf_qlib.pt"))
     result["igmtf_fit_wall"] = time.perf_counter() - t
     n_epochs = len(train.calls)
     result["igmtf_epochs"] = []
@@ -581,6 +603,7 @@ def stage_fit_qlib(args):
             record["epoch" + suffix] = sum(
                 record[k + suffix] for k in ("bank", "train", "rescore_train", "valid")
             )
+        record["valid_ic"] = float(tests.results[2 * i + 1][1])  # (loss, score = IC)
         result["igmtf_epochs"].append(record)
     t, cpu = time.perf_counter(), _cpu()
     pred = model.predict(dataset, segment="test")
@@ -588,7 +611,7 @@ def stage_fit_qlib(args):
     result["predict_hidden"] = hidden.calls[-1]
     pred = pred.reindex(y_test.index).to_numpy(np.float32)
     result["test"] = _ic(y_test, pred)
-    _write_result(args.workdir, "fit-qlib", result)
+    _write_result(args.outdir, "fit-qlib", result)
 
 
 STAGES = {
@@ -743,8 +766,25 @@ def main(argv=None):
     parser.add_argument(
         "--our-batch-size",
         type=int,
-        default=8192,
-        help="IGMTFRegressor(batch_size=...): rows per memory-bank forward and validation block",
+        default=None,
+        help="IGMTFRegressor(batch_size=...): rows per memory-bank and validation block "
+        "(default: the estimator's own)",
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated seeds for the accuracy comparison: fit-ours and fit-qlib run "
+        "once per seed (results in WORKDIR/seed<k>/), then a table of test ICs with the "
+        "seed-to-seed spread is printed; replaces --seed",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="fit stages run at the same time (with --seeds)"
+    )
+    parser.add_argument(
+        "--accuracy-only",
+        action="store_true",
+        help="skip what only times Qlib and cannot change its model: its GRU pretraining "
+        "(its weights are never used) and its per-epoch re-scoring of the training set",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (and Qlib kernels)")
     parser.add_argument("--workdir", default=None, help="default: a fresh temporary directory")
@@ -756,9 +796,11 @@ def main(argv=None):
     parser.add_argument("--python", default=sys.executable, help="interpreter for the stages")
     parser.add_argument("--json", default=None, help="also write all results to this file")
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
+    parser.add_argument("--outdir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.stage:
+        args.outdir = args.outdir or args.workdir
         STAGES[args.stage](args)
         return
 
@@ -774,15 +816,23 @@ def main(argv=None):
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
     results = {}
     print(f"work dir {workdir}; torch threads = Qlib kernels = {args.threads}", flush=True)
-    for stage in args.stages.split(","):
-        print(f"== {stage} ==", flush=True)
-        t = time.perf_counter()
+    stages = args.stages.split(",")
+    seeds = _seed_list(args.seeds)
+    for stage in stages:
+        if seeds and stage.startswith("fit-"):
+            continue  # run per seed below
         cmd = [args.python, __file__, *passthrough, "--workdir", str(workdir), "--stage", stage]
-        proc = subprocess.run(cmd, env=env)
-        print(f"== {stage}: exit {proc.returncode}, {time.perf_counter() - t:.1f} s", flush=True)
-        if proc.returncode:
-            raise SystemExit(f"stage {stage} failed (exit {proc.returncode})")
+        _run_stages([(stage, cmd)], env, jobs=1)
         results[stage] = json.loads((workdir / f"{stage}.json").read_text())
+    if seeds:
+        _run_seeds(args, seeds, [s for s in stages if s.startswith("fit-")], passthrough, env)
+        print()
+        print(accuracy_table(workdir, seeds))
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps({"args": vars(args), "results": _seed_results(workdir, seeds)}, indent=1)
+            )
+        return
     for stage in STAGES:  # stages not run now: earlier results in the same work dir
         path = workdir / f"{stage}.json"
         if stage not in results and path.is_file():
@@ -805,6 +855,131 @@ def main(argv=None):
         Path(args.json).write_text(
             json.dumps({"args": vars(args), "results": results}, indent=1, default=str)
         )
+
+
+# -- several seeds: the accuracy comparison ----------------------------------------
+def _seed_list(text):
+    return [int(part) for part in text.split(",")] if text else []
+
+
+def _run_stages(tasks, env, jobs):
+    """Run ``(name, cmd)`` stage subprocesses, ``jobs`` at a time; raise on a failure.
+
+    A task whose name starts with ``fit-qlib`` waits for the ``fit-ours`` task of the
+    same seed: Qlib's IGMTF starts from the GRU that stage pretrained.
+    """
+    pending, running, done = list(tasks), {}, set()
+    while pending or running:
+        for name, cmd in list(pending):
+            if len(running) >= jobs:
+                break
+            needs = name.replace("fit-qlib", "fit-ours")
+            if needs != name and any(n == needs for n, _ in tasks) and needs not in done:
+                continue
+            pending.remove((name, cmd))
+            print(f"== {name} ==", flush=True)
+            running[name] = (subprocess.Popen(cmd, env=env), time.perf_counter())
+        time.sleep(0.5)
+        for name, (proc, start) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            print(
+                f"== {name}: exit {proc.returncode}, {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
+            if proc.returncode:
+                for other, _ in running.values():
+                    other.kill()
+                raise SystemExit(f"stage {name} failed (exit {proc.returncode})")
+            done.add(name)
+
+
+def _run_seeds(args, seeds, fit_stages, passthrough, env):
+    workdir = Path(args.workdir)
+    tasks = []
+    for seed in seeds:
+        outdir = workdir / f"seed{seed}"
+        outdir.mkdir(exist_ok=True)
+        for stage in fit_stages:
+            cmd = [
+                args.python,
+                __file__,
+                *passthrough,
+                "--workdir",
+                str(workdir),
+                "--outdir",
+                str(outdir),
+                "--seed",
+                str(seed),
+                "--stage",
+                stage,
+            ]
+            tasks.append((f"{stage} seed {seed}", cmd))
+    _run_stages(tasks, env, jobs=args.jobs)
+
+
+def _seed_results(workdir, seeds):
+    results = {}
+    for seed in seeds:
+        for stage in ("fit-ours", "fit-qlib"):
+            path = Path(workdir) / f"seed{seed}" / f"{stage}.json"
+            if path.is_file():
+                results.setdefault(seed, {})[stage] = json.loads(path.read_text())
+    return results
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None and v == v]
+    if not values:
+        return float("nan"), float("nan")
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, float("nan")
+    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
+def accuracy_table(workdir, seeds):
+    """Test IC, rank IC, ICIR and rank ICIR of both frameworks, per seed and mean +- std."""
+    results = _seed_results(workdir, seeds)
+    keys = ("IC", "Rank IC", "ICIR", "Rank ICIR")
+    lines = [
+        "| seed | framework | epochs run (best) | " + " | ".join(f"test {k}" for k in keys) + " |",
+        "|---|---|---|" + "---|" * len(keys),
+    ]
+    per_key = {(who, k): [] for who in ("fit-qlib", "fit-ours") for k in keys}
+    for seed in seeds:
+        for who, label in (("fit-qlib", "Qlib"), ("fit-ours", "ours")):
+            r = results.get(seed, {}).get(who)
+            if not r:
+                continue
+            ics = [e.get("valid_ic") for e in r.get("igmtf_epochs", [])]
+            known = [v if v is not None and v == v else float("-inf") for v in ics]
+            best = 1 + known.index(max(known)) if known else None
+            cells = []
+            for k in keys:
+                value = r["test"].get(k)
+                per_key[who, k].append(value)
+                cells.append(_fmt(value, 4, ""))
+            run = f"{len(ics)} ({best})" if best is not None else f"{len(ics)}"
+            lines.append(f"| {seed} | {label} | {run} | " + " | ".join(cells) + " |")
+    for who, label in (("fit-qlib", "Qlib"), ("fit-ours", "ours")):
+        cells = []
+        for k in keys:
+            mean, std = _mean_std(per_key[who, k])
+            cells.append(f"{mean:.4f} +- {std:.4f}")
+        lines.append(f"| mean +- std | {label} | | " + " | ".join(cells) + " |")
+    cells = []
+    for k in keys:
+        diffs = [
+            o - q
+            for o, q in zip(per_key["fit-ours", k], per_key["fit-qlib", k])
+            if o is not None and q is not None
+        ]
+        mean, std = _mean_std(diffs)
+        cells.append(f"{mean:+.4f} +- {std:.4f}")
+    lines.append("| ours - Qlib, paired | | | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _version(module):

@@ -72,6 +72,22 @@ def _random_module(k_day, n_neighbor, n_train_days=4, rows=5):
     return module
 
 
+def test_one_day_path_matches_padded_path_on_a_ragged_bank():
+    # A single day gathers only the real rows of its chosen days; a padded batch
+    # masks the padding instead. With days of 2, 5 and 3 rows, k_day=2 and
+    # n_neighbor=6, the chosen days hold 5 to 8 real candidates (10 padded).
+    torch.manual_seed(1)
+    module = IGMTFModule(d_feat=2, hidden_size=8, k_day=2, n_neighbor=6).eval()
+    counts = torch.tensor([2, 5, 3])
+    with torch.no_grad():
+        module.set_memory_bank(module.encode(torch.randn(int(counts.sum()), 12)), counts)
+        days = [torch.randn(4, 12), torch.randn(3, 12)]
+        x, mask = pad_by_day(torch.cat(days), torch.tensor([4, 3]))
+        batched = module(x, mask)
+        for i, day in enumerate(days):
+            torch.testing.assert_close(batched[i, : len(day)], module(day), atol=1e-6, rtol=0)
+
+
 def test_one_row_day_and_clamped_k():
     # k_day and n_neighbor larger than what exists are clamped, a 1-row day works
     # (Qlib's .squeeze() breaks on it).

@@ -82,6 +82,17 @@ def _readonly_tensor(array):
         return torch.from_numpy(array)
 
 
+def _all_finite(values):
+    """Whether a float32 array holds no NaN or infinity.
+
+    A float64 sum of float32 values cannot overflow (at most ~3.4e38 per value), so it
+    is finite exactly when every value is; this spares ``np.isfinite``'s n_rows x
+    n_features mask (57 MB on three years of CSI 300).
+    """
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN: still caught
+        return bool(np.isfinite(values.sum(dtype=np.float64)))
+
+
 @contextlib.contextmanager
 def _seeded(random_state, device):
     """Seed torch's global RNG for the duration of a fit, then restore it."""
@@ -124,8 +135,9 @@ class _PanelNet(NeuralNetRegressor):
                     f"fitted on {list(self.feature_names_in_)[:4]}... ({self.n_features_in_}). "
                     "Pass the same feature columns in the same order."
                 )
-        features = X.to_numpy(dtype=np.float32)
-        if not np.isfinite(features).all():
+        with np.errstate(over="ignore"):  # float32 overflow is reported just below
+            features = X.to_numpy(dtype=np.float32)
+        if not _all_finite(features):
             kind = "NaN" if np.isnan(features).any() else "infinite values"
             raise ValueError(
                 f"X contains {kind}; the network cannot take them. Put "

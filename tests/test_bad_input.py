@@ -108,6 +108,13 @@ CASES = [
         "infinite",
     ),
     (
+        # Finite in float64, infinite once cast to the network's float32.
+        "model-float32-overflow",
+        lambda: _fit(_with_column(FEATURES.astype("float64"), "CLOSE0", 1e39)),
+        ValueError,
+        "infinite",
+    ),
+    (
         "model-non-numeric",
         lambda: _fit(_with_column(FEATURES, "CLOSE0", "x")),
         ValueError,

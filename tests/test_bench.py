@@ -75,3 +75,27 @@ def test_vs_qlib_smoke(tmp_path, data_dir):
         for entry in results["prep-qlib"]["compare"].values():
             assert entry["rows_qlib"] == entry["rows_ours"] == entry["rows_common"]
             assert entry["feature_max_abs_diff"] <= 1e-5
+
+
+@pytest.mark.skipif(importlib.util.find_spec("qlib") is None, reason="pyqlib is not installed")
+def test_vs_qlib_seeds_smoke(tmp_path, data_dir):
+    # The accuracy comparison: both frameworks once per seed, two stages at a time.
+    out = tmp_path / "vs_qlib_seeds.json"
+    stdout = _run(
+        [BENCH_DIR / "vs_qlib.py", "--data-dir", data_dir, *TINY_SLICE]
+        + ["--epochs", "2", "--seeds", "0,1", "--jobs", "2", "--accuracy-only"]
+        + ["--workdir", tmp_path / "work", "--stages", "prep-ours,fit-ours,fit-qlib"]
+        + ["--json", out]
+    )
+    assert "| ours - Qlib, paired |" in stdout
+    results = json.loads(out.read_text())["results"]
+    assert sorted(results) == ["0", "1"]
+    for seed in ("0", "1"):
+        for stage in ("fit-ours", "fit-qlib"):
+            epochs = results[seed][stage]["igmtf_epochs"]
+            assert len(epochs) == 2
+            assert all(math.isfinite(e["valid_ic"]) for e in epochs)
+            assert math.isfinite(results[seed][stage]["test"]["Rank IC"])
+        # --accuracy-only: Qlib neither pretrains its own GRU nor re-scores the train set
+        assert "pretrain_epochs" not in results[seed]["fit-qlib"]
+        assert all(e["rescore_train"] < 0.5 for e in results[seed]["fit-qlib"]["igmtf_epochs"])

@@ -115,10 +115,13 @@ def _cpu():
 class _Timed:
     """Wrap a callable and record the wall and CPU seconds of each call."""
 
-    def __init__(self, func):
+    def __init__(self, func, rss=None, phase=None):
         self.func, self.calls, self.cpu, self.results = func, [], [], []
+        self.rss, self.phase = rss, phase
 
     def __call__(self, *args, **kwargs):
+        if self.rss is not None:
+            self.rss.phase = self.phase
         start, cpu = time.perf_counter(), _cpu()
         result = self.func(*args, **kwargs)
         self.calls.append(time.perf_counter() - start)
@@ -142,6 +145,35 @@ class _SkipTrainRescoring:
         if self.n_calls % 2:
             return float("nan"), float("nan")
         return self.test_epoch(*args, **kwargs)
+
+
+class _PhaseRSS:
+    """Peak resident memory of each phase of a stage, sampled every 20 ms.
+
+    ``ru_maxrss`` gives the stage's peak only; this says which phase reached it
+    (``phase`` is set by the stage as it goes: load, pretrain, bank, train, valid,
+    predict).
+    """
+
+    def __init__(self):
+        import threading
+
+        self.phase, self.peaks, self._stop = "load", {}, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/self/statm") as statm:
+            while not self._stop.wait(0.02):
+                statm.seek(0)
+                rss = int(statm.read().split()[1]) * page / 2**20
+                self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return {k: round(v) for k, v in self.peaks.items()}
 
 
 def _write_result(workdir, stage, result):
@@ -361,8 +393,14 @@ def stage_prep_qlib(args):
 
 
 # -- stage 3: ours ---------------------------------------------------------------
-def _our_stage_callback():
+def _our_stage_callback(rss=None, phase_names=("bank", "train", "valid")):
     from skorch.callbacks import Callback
+
+    between_epochs, training_phase, valid_phase = phase_names
+
+    def set_phase(name):
+        if rss is not None:
+            rss.phase = name
 
     class StagePhases(Callback):
         """Wall and CPU seconds of each epoch: memory bank, training, validation.
@@ -378,13 +416,16 @@ def _our_stage_callback():
 
         def on_train_begin(self, net, **kwargs):
             self._last = (time.perf_counter(), _cpu())
+            set_phase(between_epochs)
 
         def on_epoch_begin(self, net, **kwargs):
             self._begin, self._valid_start = (time.perf_counter(), _cpu()), None
+            set_phase(training_phase)
 
         def on_batch_begin(self, net, training=False, **kwargs):
             if not training and self._valid_start is None:
                 self._valid_start = (time.perf_counter(), _cpu())
+                set_phase(valid_phase)
 
         def on_epoch_end(self, net, **kwargs):
             end = (time.perf_counter(), _cpu())
@@ -397,6 +438,7 @@ def _our_stage_callback():
                 record["epoch" + suffix] = end[i] - self._last[i]
             self.epochs_.append(record)
             self._last = end
+            set_phase(between_epochs)
 
     return StagePhases()
 
@@ -418,6 +460,7 @@ def stage_fit_ours(args):
     from igmtf_sklearn._date_split import ExplicitValidation
 
     _set_threads(args.threads)
+    rss = _PhaseRSS()
     X_train, y_train = _load_segment(args.workdir, "train")
     X_valid, y_valid = _load_segment(args.workdir, "valid")
     X_test, y_test = _load_segment(args.workdir, "test")
@@ -435,7 +478,7 @@ def stage_fit_ours(args):
     if args.pretrain_epochs:
         # What IGMTFRegressor.fit runs as its pretraining (_pretrain): an RNNRegressor
         # with the same settings; built here to hang a timing callback on it.
-        pre_phases = _our_stage_callback()
+        pre_phases = _our_stage_callback(rss, ("pretrain setup", "pretrain", "pretrain valid"))
         t = time.perf_counter()
         base = RNNRegressor(
             lr=1e-3,
@@ -458,7 +501,8 @@ def stage_fit_ours(args):
         torch.manual_seed(args.seed)
         torch.save(RNNModule(len(FIELDS), args.hidden_size, args.num_layers).state_dict(), gru_path)
 
-    phases = _our_stage_callback()
+    rss.phase = "igmtf setup"
+    phases = _our_stage_callback(rss)
     model = IGMTFRegressor(
         pretrained=str(gru_path),
         pretrain_epochs=0,
@@ -477,9 +521,11 @@ def stage_fit_ours(args):
         {"dur": row["dur"], "bank": row["bank_dur"], **phase, "valid_ic": row.get("valid_ic")}
         for row, phase in zip(history, phases.epochs_)
     ]
+    rss.phase = "predict"
     t, cpu = time.perf_counter(), _cpu()
     pred = model.predict(X_test)
     result["predict_wall"], result["predict_cpu"] = time.perf_counter() - t, _cpu() - cpu
+    result["peak_rss_by_phase_mib"] = rss.stop()
     result["test"] = _ic(y_test, pred)
     _write_result(args.outdir, "fit-ours", result)
 
@@ -513,6 +559,7 @@ def stage_fit_qlib(args):
     from qlib.workflow import R
 
     _set_threads(args.threads)
+    rss = _PhaseRSS()
     outdir = Path(args.outdir)
     qlib.init(
         provider_uri=str(args.data_dir),
@@ -541,8 +588,8 @@ def stage_fit_qlib(args):
             GPU=-1,
             seed=args.seed,
         )
-        gru.train_epoch = _Timed(gru.train_epoch)
-        gru.test_epoch = _Timed(gru.test_epoch)
+        gru.train_epoch = _Timed(gru.train_epoch, rss, "pretrain")
+        gru.test_epoch = _Timed(gru.test_epoch, rss, "pretrain valid")
         t = time.perf_counter()
         with R.start(experiment_name="vs_qlib"):
             gru.fit(dataset, save_path=str(outdir / "gru_qlib.pt"))
@@ -581,9 +628,9 @@ def stage_fit_qlib(args):
         GPU=-1,
         seed=args.seed,
     )
-    hidden = model.get_train_hidden = _Timed(model.get_train_hidden)
-    train = model.train_epoch = _Timed(model.train_epoch)
-    tests = model.test_epoch = _Timed(model.test_epoch)
+    hidden = model.get_train_hidden = _Timed(model.get_train_hidden, rss, "bank")
+    train = model.train_epoch = _Timed(model.train_epoch, rss, "train")
+    tests = model.test_epoch = _Timed(model.test_epoch, rss, "valid")
     if args.accuracy_only:
         # fit() re-scores the whole training set after each epoch only to log it; the
         # scores feed nothing (no early stopping, no checkpoint), so skip that call.
@@ -605,9 +652,11 @@ def stage_fit_qlib(args):
             )
         record["valid_ic"] = float(tests.results[2 * i + 1][1])  # (loss, score = IC)
         result["igmtf_epochs"].append(record)
+    rss.phase = "predict"
     t, cpu = time.perf_counter(), _cpu()
     pred = model.predict(dataset, segment="test")
     result["predict_wall"], result["predict_cpu"] = time.perf_counter() - t, _cpu() - cpu
+    result["peak_rss_by_phase_mib"] = rss.stop()
     result["predict_hidden"] = hidden.calls[-1]
     pred = pred.reindex(y_test.index).to_numpy(np.float32)
     result["test"] = _ic(y_test, pred)
@@ -735,6 +784,8 @@ def _details(results):
         r = results.get(stage)
         if not r:
             continue
+        if "peak_rss_by_phase_mib" in r:
+            lines.append(f"{stage}: peak RSS by phase (MiB): {r['peak_rss_by_phase_mib']}")
         lines.append(
             f"{stage}: GRU fit wall {_fmt(r.get('pretrain_fit_wall'))}, IGMTF fit wall "
             f"{_fmt(r.get('igmtf_fit_wall'))}; per epoch:"

@@ -842,7 +842,8 @@ def main(argv=None):
     parser.add_argument(
         "--stages",
         default="prep-ours,prep-qlib,fit-ours,fit-qlib",
-        help="comma-separated subset, in this order (prep-ours and fit-ours feed the others)",
+        help="comma-separated subset, in this order (prep-ours and fit-ours feed the others); "
+        "with --seeds, an empty list just prints the table of the results in the work dir",
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the stages")
     parser.add_argument("--json", default=None, help="also write all results to this file")
@@ -867,7 +868,7 @@ def main(argv=None):
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
     results = {}
     print(f"work dir {workdir}; torch threads = Qlib kernels = {args.threads}", flush=True)
-    stages = args.stages.split(",")
+    stages = [stage for stage in args.stages.split(",") if stage]
     seeds = _seed_list(args.seeds)
     for stage in stages:
         if seeds and stage.startswith("fit-"):

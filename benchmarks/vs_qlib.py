@@ -45,6 +45,7 @@ import functools
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -982,13 +983,10 @@ def _seed_results(workdir, seeds):
 
 
 def _mean_std(values):
+    """Mean and sample standard deviation of the known values (NaN where undefined)."""
     values = [v for v in values if v is not None and v == v]
-    if not values:
-        return float("nan"), float("nan")
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, float("nan")
-    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    mean = statistics.fmean(values) if values else float("nan")
+    return mean, statistics.stdev(values) if len(values) > 1 else float("nan")
 
 
 def accuracy_table(workdir, seeds):
@@ -1021,13 +1019,11 @@ def accuracy_table(workdir, seeds):
             mean, std = _mean_std(per_key[who, k])
             cells.append(f"{mean:.4f} +- {std:.4f}")
         lines.append(f"| mean +- std | {label} | | " + " | ".join(cells) + " |")
+    # Paired by seed: only seeds where both frameworks have a result.
+    both = [r for r in results.values() if "fit-ours" in r and "fit-qlib" in r]
     cells = []
     for k in keys:
-        diffs = [
-            o - q
-            for o, q in zip(per_key["fit-ours", k], per_key["fit-qlib", k])
-            if o is not None and q is not None
-        ]
+        diffs = [r["fit-ours"]["test"][k] - r["fit-qlib"]["test"][k] for r in both]
         mean, std = _mean_std(diffs)
         cells.append(f"{mean:+.4f} +- {std:.4f}")
     lines.append("| ours - Qlib, paired | | | " + " | ".join(cells) + " |")

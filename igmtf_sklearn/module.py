@@ -286,12 +286,12 @@ class IGMTFModule(nn.Module):
         """
         similarity = _cosine(self.project1(h), candidates)  # [B, R, C]
         n_neighbor = min(self.n_neighbor, candidates.shape[1])
+        if candidate_mask is not None:
+            similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
+        top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
         if candidate_mask is None:
-            top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
             weights = top_similarity / n_neighbor
         else:
-            similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
-            top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)
             # Qlib weighs by cos / n_neighbor; with fewer real candidates than
             # n_neighbor (tiny training sets) divide by the number actually used.
             n_used = candidate_mask.sum(1).clamp(min=1, max=n_neighbor).to(h.dtype)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 
-from ._atomic import atomic_path
+from ._utils._atomic import atomic_path
 from .preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
 from .regressor import IGMTFRegressor, RNNRegressor
 

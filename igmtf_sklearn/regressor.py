@@ -31,7 +31,7 @@ from skorch.utils import to_device
 
 from ._date_split import DateValidSplit, ExplicitValidation
 from ._day_data import DayBlockIterator, DayPanel, OneDayIterator, RowBatchIterator
-from ._panel import check_panel_index, day_slices
+from ._utils._panel import check_panel_index, day_slices
 from ._training import (
     GradientValueClipping,
     MaskedMSELoss,

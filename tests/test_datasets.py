@@ -8,10 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from igmtf_sklearn._panel import PANEL_LEVELS, check_panel_index
 from igmtf_sklearn.datasets import load_qlib, make_stock_panel, read_ohlcv
 
 OHLCV = ["open", "high", "low", "close", "volume"]
+PANEL_LEVELS = ("datetime", "instrument")
+
+
+def check_panel_index(panel):
+    """Assert the package's panel convention (the public entry points all check it the same way)."""
+    index = panel.index
+    assert isinstance(index, pd.MultiIndex) and tuple(index.names) == PANEL_LEVELS
+    assert index.is_monotonic_increasing and index.is_unique
+    return index
 
 # --------------------------------------------------------------------------- tiny Qlib dir
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._panel import PANEL_LEVELS, check_panel_index
+from .._utils._panel import PANEL_LEVELS, check_panel_index
 
 __all__ = ["from_qlib_pred", "to_qlib_pred"]
 

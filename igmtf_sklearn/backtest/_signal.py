@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._panel import DATETIME, check_panel_index, day_codes, day_slices
+from .._utils._panel import DATETIME, check_panel_index, day_codes, day_slices
 from ..metrics import daily_ic, daily_rank_ic
 
 __all__ = ["SignalAnalysis", "group_returns", "signal_analysis"]

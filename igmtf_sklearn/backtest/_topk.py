@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._panel import DATETIME, INSTRUMENT, check_panel_index, day_codes, day_slices
+from .._utils._panel import DATETIME, INSTRUMENT, check_panel_index, day_codes, day_slices
 
 __all__ = ["topk_dropout_backtest"]
 

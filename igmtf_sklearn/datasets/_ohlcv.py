@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._panel import PANEL_LEVELS
+from .._utils._panel import PANEL_LEVELS
 
 REQUIRED_FIELDS = ("open", "high", "low", "close", "volume")
 OPTIONAL_FIELDS = ("vwap", "factor")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._panel import PANEL_LEVELS
+from .._utils._panel import PANEL_LEVELS
 
 #: Fields in the order they appear as columns; ``vwap`` / ``factor`` are optional.
 QLIB_FIELDS = ("open", "high", "low", "close", "volume", "vwap", "factor")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from .._panel import PANEL_LEVELS
+from .._utils._panel import PANEL_LEVELS
 
 # Generative constants (daily scale). They were tuned together so that the oracle
 # daily IC is ~0.15 and each of the three alpha sources carries a similar share.

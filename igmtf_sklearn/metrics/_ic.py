@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from igmtf_sklearn._panel import DATETIME, check_panel_index, day_slices
+from igmtf_sklearn._utils._panel import DATETIME, check_panel_index, day_slices
 
 __all__ = [
     "UndefinedICWarning",

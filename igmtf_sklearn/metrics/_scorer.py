@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from igmtf_sklearn._panel import PANEL_LEVELS
+from igmtf_sklearn._utils._panel import PANEL_LEVELS
 from igmtf_sklearn.metrics._ic import ic_summary, icir, mean_ic, mean_rank_ic, rank_icir
 
 __all__ = [

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 
-from .._panel import DATETIME
+from .._utils._panel import DATETIME
 
 __all__ = ["PurgedKFoldByDate", "WalkForwardSplit"]
 

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from .._panel import check_panel_index, keep_panel
+from .._utils._panel import check_panel_index, keep_panel
 
 # Qlib's field order; the price fields are divided by close, volume by volume.
 ALPHA360_FIELDS = ("close", "open", "high", "low", "vwap", "volume")

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import validate_data
 
-from .._panel import check_panel_index, day_slices
+from .._utils._panel import check_panel_index, day_slices
 
 # Qlib's CSRankNorm: (pct_rank - 0.5) * 3.46 has about unit variance, since a
 # uniform variable on [0, 1] has standard deviation 1 / sqrt(12) = 1 / 3.46.

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, validate_params
 
-from .._panel import check_panel_index
+from .._utils._panel import check_panel_index
 from ._alpha360 import _instrument_layout, _sorted_with_sentinel
 
 LABEL_NAME = "LABEL0"

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
-from .._panel import keep_panel
+from .._utils._panel import keep_panel
 
 # Qlib's constants: EPS keeps a zero MAD from dividing by zero, and 1.4826 makes
 # the MAD of normally distributed data estimate its standard deviation.

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_path, atomic_write
+from .._utils._atomic import atomic_path, atomic_write
 from ._figures import render_figures, require_matplotlib
 
 __all__ = ["atomic_path", "atomic_write", "default_metrics", "write_report"]

@@ -1,0 +1,448 @@
+"""Accuracy campaign: IGMTF variants against Qlib's default and the GRU alone, on real data.
+
+Every fit of the campaign is one *task* ``(setting, variant, seed)``; its result goes to
+its own JSON file under ``--results-dir`` the moment the fit ends, and a task whose file
+exists is skipped. A campaign interrupted (a session's end, Ctrl-C) therefore continues
+where it stopped when the same command is run again.
+
+Settings (train / valid / test by date; early stopping on the valid segment):
+
+- ``A``: CSI 300, train 2016-2018, valid 2019, test 2020;
+- ``B``: CSI 300, train 2020-2022, valid 2023, test 2024;
+- ``C``: ``cn_sample500``, train 2016-2018, valid 2019, test 2020.
+
+Per ``(setting, seed)`` the GRU base is pretrained ONCE (task ``pretrain``, its weights
+kept under ``<results-dir>/pretrained/``) and handed with ``pretrained=`` to every IGMTF
+variant, so that variants differ only in what they are. ``gru`` is the fair baseline for
+"does the graph help": the pretrained GRU trained on for as many epochs as IGMTF gets,
+so both have had ``pretrain_epochs + epochs`` epochs at most.
+
+Usage::
+
+    python benchmarks/accuracy.py --settings C --seeds 0 --variants qlib,gru --jobs 2
+    python benchmarks/accuracy.py --table             # mean +- std and paired differences
+
+Data: ``--data-root`` (default ``$IGMTF_DATA_ROOT`` or ``../shared/data``) holds
+``cn_csi300/`` and ``cn_sample500/``. Each task runs in its own process with one torch
+thread (``--jobs`` processes at a time): on a 2-core machine two threads per process
+spin-wait and run several times slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RESULTS = REPO_ROOT / "benchmarks" / "results" / "accuracy"
+DEFAULT_CACHE = REPO_ROOT / "benchmarks" / ".cache"
+
+SETTINGS = {
+    "A": {
+        "data": "cn_csi300",
+        "market": "csi300",
+        "benchmark": "SH000300",
+        "train": ("2016-01-01", "2018-12-31"),
+        "valid": ("2019-01-01", "2019-12-31"),
+        "test": ("2020-01-01", "2020-12-31"),
+    },
+    "B": {
+        "data": "cn_csi300",
+        "market": "csi300",
+        "benchmark": "SH000300",
+        "train": ("2020-01-01", "2022-12-31"),
+        "valid": ("2023-01-01", "2023-12-31"),
+        "test": ("2024-01-01", "2024-12-31"),
+    },
+    "C": {
+        "data": "cn_sample500",
+        "market": "sample500",
+        "benchmark": "SH000905",
+        "train": ("2016-01-01", "2018-12-31"),
+        "valid": ("2019-01-01", "2019-12-31"),
+        "test": ("2020-01-01", "2020-12-31"),
+    },
+}
+SEGMENTS = ("train", "valid", "test")
+FIELDS = ("close", "open", "high", "low", "volume")  # Alpha360's order; the data has no vwap
+LOOKBACK_DAYS = 59  # Alpha360's longest lag
+LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1
+
+# The budget every variant gets (the issue asks for >= 8 IGMTF epochs, patience 4).
+BUDGET = {"pretrain_epochs": 8, "epochs": 8, "patience": 4}
+
+#: IGMTF variants: extra ``IGMTFRegressor`` parameters over Qlib's defaults. ``qlib``
+#: is the Qlib-equivalent default and the reference of every paired difference.
+VARIANTS = {
+    "qlib": {},
+}
+#: Tasks that are not IGMTF variants.
+SPECIAL = ("pretrain", "gru")
+REFERENCE = "qlib"
+
+
+# -- data ------------------------------------------------------------------------------
+def _segment_frames(setting, data_root, cache_dir):
+    """``{segment: (X, y)}`` as Qlib's IGMTF benchmark handler prepares them, cached.
+
+    Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna.
+    Labels: ``forward_return``; on train/valid rows without a label are dropped and
+    the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm); test keeps
+    the raw labels, which the test IC is computed against.
+    """
+    import numpy as np
+    import pandas as pd
+
+    cache = Path(cache_dir) / f"setting_{setting}.pkl"
+    if cache.is_file():
+        return pd.read_pickle(cache)  # our own cache file, written just below
+
+    from igmtf_sklearn.datasets import load_qlib
+    from igmtf_sklearn.preprocessing import (
+        Alpha360,
+        Fillna,
+        RobustZScoreNorm,
+        cs_rank_norm,
+        forward_return,
+    )
+
+    spec = SETTINGS[setting]
+    path = Path(data_root) / spec["data"]
+    if not (path / "calendars" / "day.txt").is_file():
+        raise SystemExit(f"No Qlib data at {path}: pass --data-root (the folder holding it).")
+    calendar = np.array((path / "calendars" / "day.txt").read_text().split(), "datetime64[ns]")
+    first = max(np.searchsorted(calendar, np.datetime64(spec["train"][0])) - LOOKBACK_DAYS, 0)
+    last = np.searchsorted(calendar, np.datetime64(spec["test"][1]), side="right") - 1
+    last = min(last + LOOKAHEAD_DAYS, len(calendar) - 1)
+    ohlcv = load_qlib(path, spec["market"], calendar[first], calendar[last], members_only=False)
+    X = Alpha360(fields=list(FIELDS)).set_output(transform="pandas").fit_transform(ohlcv)
+    y = forward_return(ohlcv)
+    dates = X.index.get_level_values(0)
+    keep = ohlcv["member"].to_numpy() & (dates >= spec["train"][0]) & (dates <= spec["test"][1])
+    X, y = X[keep], y[keep]
+    dates = X.index.get_level_values(0)
+    norm = RobustZScoreNorm(clip_outlier=True).set_output(transform="pandas")
+    norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])])
+    fill = Fillna().set_output(transform="pandas")
+    frames = {}
+    for name in SEGMENTS:
+        start, end = spec[name]
+        rows = (dates >= start) & (dates <= end)
+        Xs, ys = fill.fit_transform(norm.transform(X[rows])), y[rows]
+        if name != "test":
+            known = ys.notna().to_numpy()
+            Xs, ys = Xs[known], cs_rank_norm(ys[known])
+        frames[name] = (Xs.astype(np.float32), ys)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    pd.to_pickle(frames, tmp)
+    tmp.replace(cache)
+    return frames
+
+
+def _ic(y, pred):
+    from igmtf_sklearn.metrics import ic_summary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {k: float(v) for k, v in ic_summary(y, pred).items()}
+
+
+def _history(net):
+    keys = ("epoch", "train_loss", "valid_loss", "valid_ic", "dur", "bank_dur")
+    return [{k: row[k] for k in keys if k in row} for row in net.history_]
+
+
+# -- tasks -----------------------------------------------------------------------------
+def _task_path(results_dir, setting, variant, seed):
+    return Path(results_dir) / setting / f"{variant}_seed{seed}.json"
+
+
+def _pretrained_path(results_dir, setting, seed):
+    return Path(results_dir) / "pretrained" / f"gru_{setting}_seed{seed}.pt"
+
+
+def _common(frames, seed):
+    from igmtf_sklearn import ExplicitValidation
+
+    X_valid, y_valid = frames["valid"]
+    return {
+        "d_feat": len(FIELDS),
+        "label_norm": None,  # train/valid labels are rank-normalised per day already
+        "train_split": ExplicitValidation(X_valid, y_valid),
+        "patience": BUDGET["patience"],
+        "random_state": seed,
+        "verbose": 0,
+    }
+
+
+def _evaluate(model, frames):
+    return {
+        name: _ic(frames[name][1], model.predict(frames[name][0])) for name in ("valid", "test")
+    }
+
+
+def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
+    """Fit one task and write its JSON result; returns the result."""
+    import torch
+
+    from igmtf_sklearn import IGMTFRegressor, RNNRegressor
+
+    torch.set_num_threads(1)
+    frames = _segment_frames(setting, data_root, cache_dir)
+    X_train, y_train = frames["train"]
+    common = _common(frames, seed)
+    gru_path = _pretrained_path(results_dir, setting, seed)
+    start, cpu = time.perf_counter(), time.process_time()
+    if variant == "pretrain":
+        model = RNNRegressor(
+            lr=1e-3, batch_size=800, max_epochs=BUDGET["pretrain_epochs"], **common
+        )
+        model.fit(X_train, y_train)
+        gru_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = gru_path.with_suffix(".tmp")
+        torch.save(model.module_.state_dict(), tmp)
+        tmp.replace(gru_path)
+        params = {"lr": 1e-3, "batch_size": 800, "max_epochs": BUDGET["pretrain_epochs"]}
+    elif variant == "gru":
+        # The pretrained GRU trained on for IGMTF's epoch budget: equal total epochs.
+        model = RNNRegressor(
+            lr=1e-3, batch_size=800, max_epochs=BUDGET["epochs"], warm_start=True, **common
+        )
+        model.initialize()
+        model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
+        model.fit(X_train, y_train)
+        params = {"lr": 1e-3, "batch_size": 800, "max_epochs": BUDGET["epochs"], "from": "pretrain"}
+    else:
+        params = dict(VARIANTS[variant])
+        model = IGMTFRegressor(
+            pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **params, **common
+        )
+        model.fit(X_train, y_train)
+    fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
+    history = _history(model)
+    valid_ics = [row.get("valid_ic") for row in history]
+    result = {
+        "setting": setting,
+        "variant": variant,
+        "seed": seed,
+        "params": {k: repr(v) for k, v in params.items()},
+        "budget": BUDGET,
+        "epochs_run": len(history),
+        "best_epoch": (int(max(range(len(valid_ics)), key=lambda i: valid_ics[i])) + 1)
+        if valid_ics and None not in valid_ics
+        else None,
+        "history": history,
+        "fit_wall_s": fit_wall,
+        "fit_cpu_s": fit_cpu,
+        **_evaluate(model, frames),
+        "rows": {name: len(frames[name][0]) for name in SEGMENTS},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": _cpu_model(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+        "commit": _commit(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    path = _task_path(results_dir, setting, variant, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=float))
+    tmp.replace(path)
+    return result
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _commit():
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+# -- scheduling ------------------------------------------------------------------------
+def _plan(settings, variants, seeds, results_dir):
+    """Tasks not done yet, each with the file it waits for (the pretrained GRU)."""
+    tasks = []
+    for seed in seeds:
+        for setting in settings:
+            gru = _pretrained_path(results_dir, setting, seed)
+            for variant in ("pretrain", *variants):
+                if _task_path(results_dir, setting, variant, seed).is_file():
+                    continue
+                needs = None if variant == "pretrain" else gru
+                tasks.append(((setting, variant, seed), needs))
+    return tasks
+
+
+def run_campaign(args):
+    """Run the planned tasks, ``args.jobs`` processes at a time, as their inputs appear."""
+    tasks = _plan(args.settings, args.variants, args.seeds, args.results_dir)
+    print(f"{len(tasks)} task(s) to run, {args.jobs} at a time", flush=True)
+    running = {}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    while tasks or running:
+        for key, (proc, started) in list(running.items()):
+            if proc.poll() is not None:
+                del running[key]
+                state = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+                print(
+                    f"{_now()} {'/'.join(map(str, key))}: {state} in {_mins(started)}", flush=True
+                )
+                if proc.returncode and key[1] == "pretrain":
+                    # Without its GRU no variant of this (setting, seed) can run.
+                    tasks = [t for t in tasks if (t[0][0], t[0][2]) != (key[0], key[2])]
+        ready = [t for t in tasks if t[1] is None or Path(t[1]).is_file()]
+        while ready and len(running) < args.jobs:
+            task = ready.pop(0)
+            tasks.remove(task)
+            key = task[0]
+            cmd = [sys.executable, __file__, "--one", *map(str, key)]
+            cmd += ["--results-dir", str(args.results_dir), "--data-root", str(args.data_root)]
+            cmd += ["--cache-dir", str(args.cache_dir)]
+            running[key] = (subprocess.Popen(cmd, env=env), time.perf_counter())
+            print(f"{_now()} {'/'.join(map(str, key))}: started", flush=True)
+        if not running and tasks:
+            raise SystemExit(f"Blocked: {len(tasks)} task(s) wait for a GRU that failed.")
+        time.sleep(2)
+
+
+def _now():
+    return time.strftime("%H:%M:%S")
+
+
+def _mins(started):
+    return f"{(time.perf_counter() - started) / 60:.1f} min"
+
+
+# -- table -----------------------------------------------------------------------------
+def load_results(results_dir):
+    rows = []
+    for path in sorted(Path(results_dir).glob("*/*.json")):
+        rows.append(json.loads(path.read_text()))
+    return rows
+
+
+def build_table(results, segment="test", metrics=("IC", "Rank IC", "ICIR", "Rank ICIR")):
+    """Markdown table: per setting and variant, mean +- std over seeds, and the paired
+    difference against ``qlib`` (mean +- standard error over the seeds both have)."""
+    import numpy as np
+
+    by = {}
+    for r in results:
+        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    order = [*SPECIAL, REFERENCE, *[v for v in VARIANTS if v != REFERENCE]]
+    order += sorted({v for _, v in by} - set(order))
+    lines = [
+        f"{segment} | setting | variant | seeds | "
+        + " | ".join(metrics)
+        + " | d Rank IC vs qlib (paired, +- s.e.) | epochs (best) |",
+        "|---" * (5 + len(metrics)) + "|---|",
+    ]
+    lines[0] = "| " + lines[0].split(" | ", 1)[1]
+    for setting in sorted({s for s, _ in by}):
+        ref = by.get((setting, REFERENCE), {})
+        for variant in order:
+            runs = by.get((setting, variant))
+            if not runs:
+                continue
+            seeds = sorted(runs)
+            cells = []
+            for m in metrics:
+                vals = np.array([runs[s][segment][m] for s in seeds])
+                sd = f" +- {vals.std(ddof=1):.4f}" if len(vals) > 1 else ""
+                cells.append(f"{vals.mean():.4f}{sd}")
+            paired = [s for s in seeds if s in ref]
+            if variant != REFERENCE and paired:
+                d = np.array(
+                    [runs[s][segment]["Rank IC"] - ref[s][segment]["Rank IC"] for s in paired]
+                )
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                base = np.mean([ref[s][segment]["Rank IC"] for s in paired])
+                diff = f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(base):+.0%})"
+            else:
+                diff = ""
+            epochs = ", ".join(f"{runs[s]['epochs_run']}({runs[s]['best_epoch']})" for s in seeds)
+            lines.append(
+                f"| {setting} | {variant} | {','.join(map(str, seeds))} | "
+                + " | ".join(cells)
+                + f" | {diff} | {epochs} |"
+            )
+    return "\n".join(lines)
+
+
+# -- command line ----------------------------------------------------------------------
+def _list(text):
+    return [t for t in text.split(",") if t]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", type=_list, default=list(SETTINGS))
+    parser.add_argument("--variants", type=_list, default=["gru", *VARIANTS])
+    parser.add_argument("--seeds", type=lambda t: [int(s) for s in _list(t)], default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path(os.environ.get("IGMTF_DATA_ROOT", REPO_ROOT.parent / "shared" / "data")),
+    )
+    parser.add_argument("--table", action="store_true", help="print the tables of the results")
+    parser.add_argument(
+        "--one", nargs=3, metavar=("SETTING", "VARIANT", "SEED"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.settings if s not in SETTINGS]
+    unknown += [v for v in args.variants if v not in VARIANTS and v not in SPECIAL]
+    if unknown:
+        parser.error(
+            f"unknown setting(s)/variant(s) {unknown}; settings: {list(SETTINGS)}, "
+            f"variants: {[*SPECIAL, *VARIANTS]}"
+        )
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.one:
+        setting, variant, seed = args.one
+        run_task(setting, variant, int(seed), args.results_dir, args.data_root, args.cache_dir)
+    elif args.table:
+        results = load_results(args.results_dir)
+        for segment in ("valid", "test"):
+            print(f"\n### {segment}\n")
+            print(build_table(results, segment))
+    else:
+        run_campaign(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Private helpers shared by every layer of the package; nothing here imports the rest of it.
+
+- ``_panel``: the ``(datetime, instrument)`` panel convention and day boundaries.
+- ``_atomic``: atomic file writes (a file is written whole or not at all).
+"""

@@ -31,7 +31,6 @@ from skorch.utils import to_device
 
 from ._date_split import DateValidSplit, ExplicitValidation
 from ._day_data import DayBlockIterator, DayPanel, OneDayIterator, RowBatchIterator
-from ._utils._panel import check_panel_index, day_slices
 from ._training import (
     GradientValueClipping,
     MaskedMSELoss,
@@ -39,6 +38,7 @@ from ._training import (
     ValidDailyIC,
     daily_ic_sums,
 )
+from ._utils._panel import check_panel_index, day_slices
 from .module import IGMTFModule, RNNModule, pad_by_day
 from .preprocessing import cs_rank_norm, cs_zscore_norm
 

@@ -21,6 +21,7 @@ def check_panel_index(panel):
     assert index.is_monotonic_increasing and index.is_unique
     return index
 
+
 # --------------------------------------------------------------------------- tiny Qlib dir
 
 CALENDAR = pd.bdate_range("2020-01-02", periods=8)  # Jan 2, 3, 6, 7, 8, 9, 10, 13

@@ -13,9 +13,14 @@ Subpackages, in the order data flows through them:
 - :mod:`igmtf_sklearn.persistence`: saving and loading models without pickle.
 """
 
-from ._date_split import DateValidSplit, ExplicitValidation
-from .module import IGMTFModule, RNNModule
-from .regressor import IGMTFRegressor, RNNRegressor
+from .nets import (
+    DateValidSplit,
+    ExplicitValidation,
+    IGMTFModule,
+    IGMTFRegressor,
+    RNNModule,
+    RNNRegressor,
+)
 
 __version__ = "0.1.0"
 

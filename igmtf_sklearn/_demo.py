@@ -28,8 +28,8 @@ from sklearn.pipeline import Pipeline
 
 from .datasets import make_stock_panel
 from .metrics import ic_summary
+from .nets import IGMTFRegressor
 from .preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
-from .regressor import IGMTFRegressor
 
 #: Columns of the results table, in Qlib's order of reporting.
 METRICS = ("IC", "Rank IC", "ICIR", "Rank ICIR")

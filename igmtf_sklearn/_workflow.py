@@ -421,7 +421,7 @@ def _validate_features(problems, features):
 
 def _model_parameters() -> dict:
     """The IGMTFRegressor parameters a configuration may set, with their defaults."""
-    from .regressor import IGMTFRegressor
+    from .nets import IGMTFRegressor
 
     signature = inspect.signature(IGMTFRegressor.__init__).parameters
     allowed = {k: p.default for k, p in signature.items() if k not in _MODEL_EXCLUDED}
@@ -757,8 +757,7 @@ def _fit_model(config, X_train, y_train, X_valid, y_valid, progress):
     """
     from sklearn.pipeline import Pipeline
 
-    from ._date_split import ExplicitValidation
-    from .regressor import IGMTFRegressor
+    from .nets import ExplicitValidation, IGMTFRegressor
 
     preprocessing = _preprocessing().fit(X_train)
     params = dict(config["model"])

@@ -14,7 +14,7 @@
 See ``docs/model_selection.md`` for a full search, persistence and Dask.
 """
 
-from .._date_split import DateValidSplit, ExplicitValidation
+from ..nets import DateValidSplit, ExplicitValidation
 from ._checkpoint import UniqueCheckpoint
 from ._dask import configure_dask_workers
 from ._split import PurgedKFoldByDate, WalkForwardSplit

@@ -30,7 +30,7 @@ class DateValidSplit:
     Examples
     --------
     >>> import numpy as np
-    >>> from igmtf_sklearn._date_split import DateValidSplit
+    >>> from igmtf_sklearn import DateValidSplit
     >>> DateValidSplit(valid_size=3, gap_days=1).split_days(10)
     (array([0, 1, 2, 3, 4, 5]), array([7, 8, 9]))
     """

@@ -29,8 +29,11 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_device
 
+from .._utils._panel import check_panel_index, day_slices
+from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import DateValidSplit, ExplicitValidation
 from ._day_data import DayBlockIterator, DayPanel, OneDayIterator, RowBatchIterator
+from ._module import IGMTFModule, RNNModule, pad_by_day
 from ._training import (
     GradientValueClipping,
     MaskedMSELoss,
@@ -38,9 +41,6 @@ from ._training import (
     ValidDailyIC,
     daily_ic_sums,
 )
-from ._utils._panel import check_panel_index, day_slices
-from .module import IGMTFModule, RNNModule, pad_by_day
-from .preprocessing import cs_rank_norm, cs_zscore_norm
 
 __all__ = ["IGMTFRegressor", "RNNRegressor", "DateValidSplit", "ExplicitValidation"]
 
@@ -319,7 +319,7 @@ class _PanelNet(NeuralNetRegressor):
         path : str or path-like
             Where to write.
         """
-        from .persistence import save_model  # persistence builds on this module
+        from ._persistence import save_model  # persistence builds on this module
 
         save_model(self, path)
 
@@ -338,7 +338,7 @@ class _PanelNet(NeuralNetRegressor):
         -------
         model : estimator
         """
-        from .persistence import load_model
+        from ._persistence import load_model
 
         model = load_model(path, device=device)
         if not isinstance(model, cls):

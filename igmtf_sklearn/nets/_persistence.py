@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 
-from ._utils._atomic import atomic_path
-from .preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
-from .regressor import IGMTFRegressor, RNNRegressor
+from .._utils._atomic import atomic_path
+from ..preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
+from ._base import IGMTFRegressor, RNNRegressor
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
 

@@ -1,0 +1,35 @@
+"""The networks: skorch estimators on ``(datetime, instrument)`` panels and their internals.
+
+- :class:`IGMTFRegressor`: Qlib's IGMTF, the product.
+- :class:`RNNRegressor`: Qlib's GRU / LSTM Alpha360 model, the base IGMTF pretrains.
+- :class:`DateValidSplit`, :class:`ExplicitValidation`: validation splits by date
+  for ``train_split=``.
+- :class:`IGMTFModule`, :class:`RNNModule`: the torch modules, with
+  :func:`pad_by_day` and :func:`load_qlib_igmtf_state_dict` (Qlib checkpoints).
+- :func:`save_model`, :func:`load_model`: persistence without pickle.
+
+The private modules, from the bottom up: ``_module`` (torch networks),
+``_day_data`` (day panels and batch iterators), ``_training`` (loss, callbacks,
+timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
+``_base`` (the panel handling both estimators share), then one module per
+estimator.
+"""
+
+from ._base import IGMTFRegressor, RNNRegressor
+from ._date_split import DateValidSplit, ExplicitValidation
+from ._module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
+from ._persistence import FORMAT_VERSION, load_model, save_model
+
+__all__ = [
+    "FORMAT_VERSION",
+    "DateValidSplit",
+    "ExplicitValidation",
+    "IGMTFModule",
+    "IGMTFRegressor",
+    "RNNModule",
+    "RNNRegressor",
+    "load_model",
+    "load_qlib_igmtf_state_dict",
+    "pad_by_day",
+    "save_model",
+]

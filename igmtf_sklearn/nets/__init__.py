@@ -15,10 +15,11 @@ timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
 estimator.
 """
 
-from ._base import IGMTFRegressor, RNNRegressor
 from ._date_split import DateValidSplit, ExplicitValidation
+from ._igmtf import IGMTFRegressor
 from ._module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
 from ._persistence import FORMAT_VERSION, load_model, save_model
+from ._rnn import RNNRegressor
 
 __all__ = [
     "FORMAT_VERSION",

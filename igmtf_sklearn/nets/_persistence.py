@@ -25,7 +25,8 @@ from sklearn.pipeline import Pipeline
 
 from .._utils._atomic import atomic_path
 from ..preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
-from ._base import IGMTFRegressor, RNNRegressor
+from ._igmtf import IGMTFRegressor
+from ._rnn import RNNRegressor
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
 

@@ -1,0 +1,337 @@
+"""``IGMTFRegressor``: Qlib's IGMTF as a scikit-learn estimator, the product.
+
+``fit`` pretrains the GRU/LSTM base (``RNNRegressor``, Qlib's GRU/LSTM Alpha360
+model) on random row batches, copies its recurrent weights into IGMTF's
+encoder, then trains IGMTF one trading day per step. At the start of each epoch
+the memory bank (hidden states of every training row, grouped by day) is rebuilt
+in eval mode; it lives in the module's buffers, so early stopping restores the
+best weights together with the bank they were scored with, and ``predict``
+needs no training data.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from skorch.callbacks import EarlyStopping
+
+from ._base import _SCORING_ROWS, _draw_seed, _PanelNet, _PanelSplit, _seeded
+from ._date_split import DateValidSplit
+from ._day_data import DayBlockIterator, OneDayIterator
+from ._module import IGMTFModule
+from ._rnn import RNNRegressor
+from ._training import MaskedMSELoss, StageTimer
+
+__all__ = ["IGMTFRegressor"]
+
+
+class IGMTFRegressor(_PanelNet):
+    """Qlib's IGMTF (instance-wise graph stock-return model) as a scikit-learn estimator.
+
+    ``fit`` takes Alpha360-layout features on a ``(datetime, instrument)``
+    index and next-day return labels. It pretrains the GRU/LSTM base
+    (:class:`RNNRegressor`) and copies its recurrent weights into IGMTF's
+    encoder, then trains IGMTF one trading day per optimisation step, days
+    shuffled each epoch. Each epoch starts by rebuilding the memory bank, the
+    hidden states of every training row, in large no-grad batches. Validation
+    is by date (the last ``valid_size`` of the training days by default), scored
+    by the mean daily IC, with early stopping that restores the best weights
+    and the memory bank they were scored with. Defaults follow Qlib's IGMTF
+    Alpha360 benchmark configuration.
+
+    Parameters
+    ----------
+    d_feat : int, default=None
+        Fields per time step; inferred from Alpha360 column names when None.
+    hidden_size : int, default=64
+        Width of the recurrent state and hidden representation.
+    num_layers : int, default=2
+        Stacked recurrent layers.
+    dropout : float, default=0.0
+        Dropout between recurrent layers.
+    base_model : {"GRU", "LSTM"}, default="GRU"
+        Recurrent cell.
+    k_day : int, default=10
+        Most similar training days drawn from per day (Qlib hard-codes 10).
+    n_neighbor : int, default=10
+        Neighbours aggregated per sample (Qlib hard-codes 10).
+    label_norm : {"csrank", "cszscore", None}, default="csrank"
+        Per-day label normalisation applied inside ``fit``.
+    patience : int or None, default=20
+        Epochs without a better validation IC before stopping; None disables
+        early stopping.
+    clip_value : float or None, default=3.0
+        Gradient value clipping, as Qlib.
+    pretrain_epochs : int, default=200
+        Epochs of base-RNN pretraining at most (it early-stops on validation
+        loss after ``pretrain_patience`` epochs); 0 skips pretraining.
+    pretrain_lr : float, default=1e-3
+        Learning rate of the pretraining.
+    pretrain_batch_size : int, default=800
+        Rows per pretraining step.
+    pretrain_patience : int or None, default=20
+        Early-stopping patience of the pretraining.
+    pretrained : dict, str, os.PathLike, RNNRegressor or None, default=None
+        Weights of an already trained base: a state dict or a path to one
+        (Qlib's GRU/LSTM ``model_path`` checkpoints load as they are) or a
+        fitted :class:`RNNRegressor`. Its ``rnn.*`` weights initialise the
+        encoder; pretraining is then skipped.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, pretraining, day order and dropout; the same value gives
+        bit-identical predictions on CPU.
+    lr : float, default=1e-4
+        Adam learning rate.
+    max_epochs : int, default=200
+        IGMTF epochs at most.
+    batch_size : int, default=512
+        Rows per forward pass when building the memory bank and per validation
+        block (whole days); 512 keeps a CPU's caches warm, use e.g. 8192 on a
+        GPU. Training always takes one whole day per step.
+    train_split : callable or None, default=DateValidSplit(0.2, gap_days=2)
+        Date-based validation split; ``ExplicitValidation(X_valid, y_valid)`` for a
+        fixed validation segment; None trains without validation (and without
+        early stopping).
+    **kwargs
+        skorch's parameters (``callbacks``, ``device``, ``warm_start``,
+        ``verbose``, ``module__*``, ``optimizer__*`` ...).
+
+    Attributes
+    ----------
+    module_ : IGMTFModule
+        The fitted network, memory bank included.
+    memory_bank_ : dict of str to torch.Tensor
+        ``hidden`` (``[n_days, max_rows, hidden]``), ``mask`` and ``day_mean`` of
+        the training days, as stored in ``module_``.
+    pretrained_model_ : RNNRegressor or None
+        The base RNN pretrained in ``fit`` (None when ``pretrained`` was given or
+        pretraining was skipped); ``pretrained_model_.predict(X)`` is the GRU alone.
+    history_ : skorch.History
+        Per-epoch ``train_loss``, ``valid_loss``, ``valid_ic``, ``dur`` and
+        ``bank_dur`` (seconds spent rebuilding the memory bank at the epoch's
+        start; ``dur`` does not include it, so an epoch costs ``dur + bank_dur``).
+    d_feat_, seq_len_ : int
+        Fields and lags of the input layout.
+    n_features_in_ : int
+        Number of feature columns.
+    feature_names_in_ : ndarray of str
+        Feature column names.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
+    >>> model = make_pipeline(RobustZScoreNorm(), Fillna(), IGMTFRegressor(max_epochs=5))
+    >>> model.fit(X_train, y_train).predict(X_test)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        d_feat=None,
+        hidden_size=64,
+        num_layers=2,
+        dropout=0.0,
+        base_model="GRU",
+        k_day=10,
+        n_neighbor=10,
+        label_norm="csrank",
+        patience=20,
+        clip_value=3.0,
+        pretrain_epochs=200,
+        pretrain_lr=1e-3,
+        pretrain_batch_size=800,
+        pretrain_patience=20,
+        pretrained=None,
+        random_state=None,
+        module=IGMTFModule,
+        criterion=MaskedMSELoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-4,
+        max_epochs=200,
+        batch_size=_SCORING_ROWS,
+        train_split=DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            **kwargs,
+        )
+        self.d_feat = d_feat
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.base_model = base_model
+        self.k_day = k_day
+        self.n_neighbor = n_neighbor
+        self.label_norm = label_norm
+        self.patience = patience
+        self.clip_value = clip_value
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_lr = pretrain_lr
+        self.pretrain_batch_size = pretrain_batch_size
+        self.pretrain_patience = pretrain_patience
+        self.pretrained = pretrained
+        self.random_state = random_state
+
+    def _early_stopping(self):
+        # Qlib keeps the epoch with the highest validation score (strictly higher).
+        return EarlyStopping(
+            monitor="valid_ic",
+            lower_is_better=False,
+            patience=self.patience,
+            threshold=0.0,
+            threshold_mode="abs",
+            load_best=True,
+        )
+
+    def _check_counts(self):
+        for name in ("k_day", "n_neighbor"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+
+    def _module_kwargs(self):
+        return {**super()._module_kwargs(), "k_day": self.k_day, "n_neighbor": self.n_neighbor}
+
+    def get_iterator(self, dataset, training=False):
+        """One shuffled day per batch for training, blocks of days for scoring."""
+        if training:
+            # The history may come from a checkpoint (LoadInitState): continue its day order.
+            return OneDayIterator(dataset, seed=_draw_seed(), first_epoch=len(self.history))
+        return DayBlockIterator(dataset, self.batch_size, self.device)
+
+    # -- memory bank ------------------------------------------------------------
+    @property
+    def memory_bank_(self):
+        """The stored training hidden states, as held in ``module_``'s buffers."""
+        self.check_is_fitted()
+        module = self.module_
+        return {
+            "hidden": module.bank_hidden,
+            "mask": module.bank_mask,
+            "day_mean": module.bank_day_mean,
+        }
+
+    def update_memory_bank(self, panel):
+        """Rebuild the memory bank from ``panel``'s rows with the current weights.
+
+        Parameters
+        ----------
+        panel : DayPanel
+            The training days.
+        """
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            hidden = [
+                module.encode(panel.X[start : start + self.batch_size].to(self.device))
+                for start in range(0, len(panel), self.batch_size)
+            ]
+        module.set_memory_bank(torch.cat(hidden), torch.from_numpy(panel.counts))
+        module.train(was_training)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Start the epoch's history row and rebuild the memory bank."""
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        with StageTimer(self, "bank_dur"):
+            self.update_memory_bank(dataset_train)
+
+    # -- pretraining ------------------------------------------------------------
+    def _pretrained_state(self):
+        """The ``rnn.*`` weights given by ``pretrained``, as a state dict."""
+        source = self.pretrained
+        if isinstance(source, RNNRegressor):
+            return source.module_.state_dict()
+        if isinstance(source, str | os.PathLike):
+            if not os.path.isfile(source):
+                raise ValueError(f"pretrained file {os.fspath(source)!r} does not exist.")
+            return torch.load(source, map_location="cpu", weights_only=True)
+        if isinstance(source, dict):
+            return source
+        raise TypeError(
+            "pretrained must be a state dict, a path to one, or a fitted RNNRegressor, got "
+            f"{type(source).__name__}."
+        )
+
+    def _load_encoder(self, state_dict):
+        rnn_state = {k[len("rnn.") :]: v for k, v in state_dict.items() if k.startswith("rnn.")}
+        try:
+            self.module_.rnn.load_state_dict(rnn_state)
+        except RuntimeError as error:
+            raise ValueError(
+                "The pretrained weights do not fit this encoder (check base_model, hidden_size, "
+                f"num_layers and d_feat={self.d_feat_}): {error}"
+            ) from None
+
+    def _pretrain(self, split):
+        base = RNNRegressor(
+            d_feat=self.d_feat_,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            base_model=self.base_model,
+            label_norm=None,  # the split panels hold labels normalised already
+            patience=self.pretrain_patience,
+            clip_value=self.clip_value,
+            random_state=_draw_seed(),
+            lr=self.pretrain_lr,
+            max_epochs=self.pretrain_epochs,
+            batch_size=self.pretrain_batch_size,
+            # fit() receives the panels already split; this only says whether to validate.
+            train_split=DateValidSplit() if split.valid is not None else None,
+            device=self.device,
+            verbose=self.verbose,
+        )
+        base.d_feat_, base.seq_len_ = self.d_feat_, self.seq_len_
+        base.n_features_in_, base.feature_names_in_ = self.n_features_in_, self.feature_names_in_
+        return base.fit(split)
+
+    def _initialize_encoder(self, split):
+        """Pretrain the base RNN (or load ``pretrained``) and copy it into the encoder."""
+        self.pretrained_model_ = None
+        if self.pretrained is not None:
+            self._load_encoder(self._pretrained_state())
+        elif self.pretrain_epochs:
+            self.pretrained_model_ = self._pretrain(split)
+            self._load_encoder(self.pretrained_model_.module_.state_dict())
+
+    def fit(self, X, y=None, **fit_params):
+        """Pretrain the base RNN, then train IGMTF one day per step.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Alpha360-layout features on a sorted ``(datetime, instrument)`` index,
+            no NaN (use ``Fillna``).
+        y : pandas.Series or 1-column DataFrame
+            Next-day return labels on the same index; NaN labels are dropped.
+        **fit_params
+            Passed to skorch's fit loop.
+
+        Returns
+        -------
+        self : IGMTFRegressor
+        """
+        self._check_counts()
+        with _seeded(self.random_state, self.device):
+            split = self._fit_panel(X, y)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+                self._initialize_encoder(split)
+            self.partial_fit(split, None, **fit_params)
+        return self
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Make sure a memory bank exists even if no epoch ran (``max_epochs=0``)."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if not self.module_.has_memory_bank and isinstance(X, _PanelSplit):
+            self.update_memory_bank(X.train)

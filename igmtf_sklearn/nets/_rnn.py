@@ -1,0 +1,144 @@
+"""``RNNRegressor``: Qlib's GRU / LSTM Alpha360 model, and the base IGMTF pretrains."""
+
+from __future__ import annotations
+
+import torch
+from skorch.callbacks import EarlyStopping
+
+from ._base import _SCORING_ROWS, _draw_seed, _PanelNet, _PanelSplit, _seeded
+from ._date_split import DateValidSplit
+from ._day_data import DayBlockIterator, RowBatchIterator
+from ._module import RNNModule
+from ._training import MaskedMSELoss
+
+__all__ = ["RNNRegressor"]
+
+
+class RNNRegressor(_PanelNet):
+    """Qlib's GRU / LSTM Alpha360 model as a skorch estimator on panels.
+
+    It is the base that :class:`IGMTFRegressor` pretrains inside ``fit``, and a
+    baseline in its own right. Training draws random mini-batches of rows,
+    minimises MSE on per-day normalised labels and early-stops on validation
+    loss, as Qlib's ``GRU`` / ``LSTM`` models do.
+
+    Parameters
+    ----------
+    d_feat : int, default=None
+        Fields per time step; inferred from Alpha360 column names when None.
+    hidden_size : int, default=64
+        Recurrent state width.
+    num_layers : int, default=2
+        Stacked recurrent layers.
+    dropout : float, default=0.0
+        Dropout between recurrent layers.
+    base_model : {"GRU", "LSTM"}, default="GRU"
+        Recurrent cell.
+    label_norm : {"csrank", "cszscore", None}, default="csrank"
+        Per-day label normalisation applied inside ``fit``.
+    patience : int or None, default=20
+        Epochs without a lower validation loss before stopping; None disables
+        early stopping.
+    clip_value : float or None, default=3.0
+        Gradient value clipping.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, batch order and dropout; same value -> same model.
+    lr : float, default=1e-3
+        Adam learning rate.
+    max_epochs : int, default=200
+        Epochs at most.
+    batch_size : int, default=800
+        Rows per training step.
+    train_split : callable or None, default=DateValidSplit(0.2, gap_days=2)
+        Date-based validation split; ``ExplicitValidation(X_valid, y_valid)`` for a
+        fixed validation segment; None trains without validation.
+    **kwargs
+        skorch's parameters (``callbacks``, ``device``, ``warm_start``,
+        ``verbose``, ``module__*``, ``optimizer__*`` ...).
+
+    Attributes
+    ----------
+    module_ : RNNModule
+        The fitted network.
+    history_ : skorch.History
+        Per-epoch ``train_loss``, ``valid_loss``, ``valid_ic`` and ``dur``.
+    d_feat_, seq_len_ : int
+        Fields and lags of the input layout.
+    n_features_in_ : int
+        Number of feature columns.
+    feature_names_in_ : ndarray of str
+        Feature column names.
+    """
+
+    def __init__(
+        self,
+        *,
+        d_feat=None,
+        hidden_size=64,
+        num_layers=2,
+        dropout=0.0,
+        base_model="GRU",
+        label_norm="csrank",
+        patience=20,
+        clip_value=3.0,
+        random_state=None,
+        module=RNNModule,
+        criterion=MaskedMSELoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=200,
+        batch_size=800,
+        train_split=DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            **kwargs,
+        )
+        self.d_feat = d_feat
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.base_model = base_model
+        self.label_norm = label_norm
+        self.patience = patience
+        self.clip_value = clip_value
+        self.random_state = random_state
+
+    def _early_stopping(self):
+        return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
+
+    def get_iterator(self, dataset, training=False):
+        """Random row batches for training, blocks of days for scoring."""
+        if training:
+            return RowBatchIterator(dataset, self.batch_size, seed=_draw_seed())
+        return DayBlockIterator(dataset, _SCORING_ROWS, self.device)
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit the RNN on a feature panel.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Alpha360-layout features on a ``(datetime, instrument)`` index.
+        y : pandas.Series
+            Labels on the same index (NaN rows are dropped).
+        **fit_params
+            Passed to skorch's fit loop.
+
+        Returns
+        -------
+        self : RNNRegressor
+        """
+        with _seeded(self.random_state, self.device):
+            split = X if isinstance(X, _PanelSplit) else self._fit_panel(X, y)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            self.partial_fit(split, None, **fit_params)
+        return self

@@ -116,8 +116,7 @@ def _fit_epoch(args):
     """Our epoch on random data of the benchmark's shape: (dur, bank, n_train_rows, n_valid_rows)."""
     import pandas as pd
 
-    from igmtf_sklearn import IGMTFRegressor
-    from igmtf_sklearn._date_split import ExplicitValidation
+    from igmtf_sklearn import ExplicitValidation, IGMTFRegressor
 
     rng = np.random.default_rng(0)
     n_feat = args.d_feat * args.seq_len

@@ -457,8 +457,7 @@ def _ic(y_raw, pred):
 def stage_fit_ours(args):
     import torch
 
-    from igmtf_sklearn import IGMTFRegressor, RNNRegressor
-    from igmtf_sklearn._date_split import ExplicitValidation
+    from igmtf_sklearn import ExplicitValidation, IGMTFRegressor, RNNRegressor
 
     _set_threads(args.threads)
     rss = _PhaseRSS()

@@ -295,10 +295,11 @@ def test_one_walk_forward_fold_is_the_estimators_validation_split(n_days, valid,
 
 
 def test_validation_splits_are_re_exported():
-    from igmtf_sklearn import _date_split
+    import igmtf_sklearn
+    from igmtf_sklearn import nets
 
-    assert DateValidSplit is _date_split.DateValidSplit
-    assert ExplicitValidation is _date_split.ExplicitValidation
+    assert DateValidSplit is igmtf_sklearn.DateValidSplit is nets.DateValidSplit
+    assert ExplicitValidation is igmtf_sklearn.ExplicitValidation is nets.ExplicitValidation
 
 
 # -- search over the whole pipeline ------------------------------------------------

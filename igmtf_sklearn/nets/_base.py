@@ -26,6 +26,7 @@ from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import ExplicitValidation
 from ._day_data import DayBlockIterator, DayPanel
 from ._module import pad_by_day
+from ._persistence import load_model, save_model
 from ._training import (
     GradientValueClipping,
     ValidDailyIC,
@@ -101,6 +102,9 @@ def _draw_seed():
 
 class _PanelNet(NeuralNetRegressor):
     """Panel handling shared by the estimators; not a public class."""
+
+    # Attributes holding fitted sub-estimators that ``save`` stores with this one.
+    _fitted_nets = ()
 
     # -- input validation -----------------------------------------------------
     def _check_features(self, X, *, fitting):
@@ -307,8 +311,6 @@ class _PanelNet(NeuralNetRegressor):
         path : str or path-like
             Where to write.
         """
-        from ._persistence import save_model  # persistence builds on this module
-
         save_model(self, path)
 
     @classmethod
@@ -326,8 +328,6 @@ class _PanelNet(NeuralNetRegressor):
         -------
         model : estimator
         """
-        from ._persistence import load_model
-
         model = load_model(path, device=device)
         if not isinstance(model, cls):
             raise ValueError(f"{path!r} holds a {type(model).__name__}, not a {cls.__name__}.")

@@ -21,12 +21,14 @@ from ._base import _SCORING_ROWS, _draw_seed, _PanelNet, _PanelSplit, _seeded
 from ._date_split import DateValidSplit
 from ._day_data import DayBlockIterator, OneDayIterator
 from ._module import IGMTFModule
+from ._persistence import register_net
 from ._rnn import RNNRegressor
 from ._training import MaskedMSELoss, StageTimer
 
 __all__ = ["IGMTFRegressor"]
 
 
+@register_net
 class IGMTFRegressor(_PanelNet):
     """Qlib's IGMTF (instance-wise graph stock-return model) as a scikit-learn estimator.
 
@@ -125,6 +127,9 @@ class IGMTFRegressor(_PanelNet):
     >>> model = make_pipeline(RobustZScoreNorm(), Fillna(), IGMTFRegressor(max_epochs=5))
     >>> model.fit(X_train, y_train).predict(X_test)  # doctest: +SKIP
     """
+
+    # The pretrained base is saved and loaded with the model.
+    _fitted_nets = ("pretrained_model_",)
 
     def __init__(
         self,

@@ -25,18 +25,29 @@ from sklearn.pipeline import Pipeline
 
 from .._utils._atomic import atomic_path
 from ..preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
-from ._igmtf import IGMTFRegressor
-from ._rnn import RNNRegressor
 
-__all__ = ["FORMAT_VERSION", "load_model", "save_model"]
+__all__ = ["FORMAT_VERSION", "load_model", "register_net", "save_model"]
 
 FORMAT = "igmtf-sklearn"
 FORMAT_VERSION = 1
-_NETS = {cls.__name__: cls for cls in (IGMTFRegressor, RNNRegressor)}
+# The estimators this format stores, by class name. They register themselves
+# (``@register_net``) as their modules load: this module sits below them, so that
+# their ``save`` / ``load`` methods can import it without an import cycle.
+_NETS = {}
 _TRANSFORMERS = {
     cls.__name__: cls for cls in (Alpha360, RobustZScoreNorm, Fillna, CSZScoreNorm, CSRankNorm)
 }
 _PLAIN = (bool, int, float, str, type(None))
+
+
+def register_net(cls):
+    """Class decorator: allow the network estimator ``cls`` in model files, by its name.
+
+    ``cls._fitted_nets`` names the attributes holding fitted sub-estimators
+    (IGMTF's pretrained base) that are stored with it.
+    """
+    _NETS[cls.__name__] = cls
+    return cls
 
 
 def _is_plain(value):
@@ -79,9 +90,10 @@ def _net_state(net):
         "fitted": fitted,
         "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
     }
-    base = getattr(net, "pretrained_model_", None)
-    if base is not None:
-        state["pretrained_model_"] = _net_state(base)
+    for name in type(net)._fitted_nets:
+        sub_net = getattr(net, name, None)
+        if sub_net is not None:
+            state[name] = _net_state(sub_net)
     return state
 
 
@@ -133,10 +145,8 @@ def _load_net(state):
     _restore_fitted(net, state["fitted"])
     net.initialize()
     net.module_.load_state_dict(state["module"])
-    if "pretrained_model_" in state:
-        net.pretrained_model_ = _load_net(state["pretrained_model_"])
-    elif isinstance(net, IGMTFRegressor):
-        net.pretrained_model_ = None
+    for name in type(net)._fitted_nets:
+        setattr(net, name, _load_net(state[name]) if name in state else None)
     return net
 
 

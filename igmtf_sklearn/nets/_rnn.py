@@ -9,11 +9,13 @@ from ._base import _SCORING_ROWS, _draw_seed, _PanelNet, _PanelSplit, _seeded
 from ._date_split import DateValidSplit
 from ._day_data import DayBlockIterator, RowBatchIterator
 from ._module import RNNModule
+from ._persistence import register_net
 from ._training import MaskedMSELoss
 
 __all__ = ["RNNRegressor"]
 
 
+@register_net
 class RNNRegressor(_PanelNet):
     """Qlib's GRU / LSTM Alpha360 model as a skorch estimator on panels.
 

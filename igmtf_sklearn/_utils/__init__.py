@@ -2,4 +2,5 @@
 
 - ``_panel``: the ``(datetime, instrument)`` panel convention and day boundaries.
 - ``_atomic``: atomic file writes (a file is written whole or not at all).
+- ``_stats``: summary statistics of daily series (Qlib's ICIR).
 """

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._utils._panel import DATETIME, check_panel_index, day_codes, day_slices
+from .._utils._stats import mean_over_std
 from ..metrics import daily_ic, daily_rank_ic
 
 __all__ = ["SignalAnalysis", "group_returns", "signal_analysis"]
@@ -198,20 +199,14 @@ def signal_analysis(scores, labels, *, n_groups=5, ann_scaler=252) -> SignalAnal
     )
 
 
-def _ir(daily: pd.Series) -> float:
-    # Qlib's ICIR: mean over std (ddof=1), NaN days skipped.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(daily.mean()) / np.float64(daily.std()))
-
-
 def _summary(ic: pd.DataFrame, groups: pd.DataFrame, ann_scaler: float) -> dict:
     ls_return, ls_sharpe = _ann_stats(groups["long-short"], ann_scaler)
     la_return, la_sharpe = _ann_stats(groups["long-average"], ann_scaler)
     return {
         "IC": float(ic["IC"].mean()),
-        "ICIR": _ir(ic["IC"]),
+        "ICIR": mean_over_std(ic["IC"]),
         "Rank IC": float(ic["Rank IC"].mean()),
-        "Rank ICIR": _ir(ic["Rank IC"]),
+        "Rank ICIR": mean_over_std(ic["Rank IC"]),
         "Long-Short Ann Return": ls_return,
         "Long-Short Ann Sharpe": ls_sharpe,
         "Long-Avg Ann Return": la_return,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from igmtf_sklearn._utils._panel import DATETIME, check_panel_index, day_slices
+from igmtf_sklearn._utils._stats import mean_over_std
 
 __all__ = [
     "UndefinedICWarning",
@@ -257,13 +258,6 @@ def _mean(daily: pd.Series) -> float:
     return float(daily.mean())
 
 
-def _ir(daily: pd.Series) -> float:
-    # Qlib's ICIR is ic.mean() / ic.std() (ddof=1, NaN days skipped); a zero std
-    # gives +-inf (or NaN for 0/0) as pandas would.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(daily.mean()) / np.float64(daily.std()))
-
-
 def mean_ic(y_true, y_pred) -> float:
     """Mean of the daily IC (Qlib's ``IC``).
 
@@ -336,7 +330,7 @@ def icir(y_true, y_pred) -> float:
     """
     daily = daily_ic(y_true, y_pred)
     _warn_if_undefined(daily)
-    return _ir(daily)
+    return mean_over_std(daily)
 
 
 def rank_icir(y_true, y_pred) -> float:
@@ -362,7 +356,7 @@ def rank_icir(y_true, y_pred) -> float:
     """
     daily = daily_rank_ic(y_true, y_pred)
     _warn_if_undefined(daily)
-    return _ir(daily)
+    return mean_over_std(daily)
 
 
 def ic_summary(y_true, y_pred) -> dict[str, float]:
@@ -390,4 +384,9 @@ def ic_summary(y_true, y_pred) -> dict[str, float]:
     ic = _daily_correlation(*prepared, rank=False)
     rank_ic = _daily_correlation(*prepared, rank=True)
     _warn_if_undefined(ic)
-    return {"IC": _mean(ic), "ICIR": _ir(ic), "Rank IC": _mean(rank_ic), "Rank ICIR": _ir(rank_ic)}
+    return {
+        "IC": _mean(ic),
+        "ICIR": mean_over_std(ic),
+        "Rank IC": _mean(rank_ic),
+        "Rank ICIR": mean_over_std(rank_ic),
+    }

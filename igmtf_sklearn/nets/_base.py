@@ -22,16 +22,12 @@ from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_device
 
 from .._utils._panel import check_panel_index, day_slices
+from ..metrics import mean_ic
 from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import ExplicitValidation
 from ._day_data import DayBlockIterator, DayPanel
-from ._module import pad_by_day
 from ._persistence import load_model, save_model
-from ._training import (
-    GradientValueClipping,
-    ValidDailyIC,
-    daily_ic_sums,
-)
+from ._training import GradientValueClipping, ValidDailyIC
 
 _LABEL_NORMS = {"csrank": cs_rank_norm, "cszscore": cs_zscore_norm, None: None}
 _ALPHA_COLUMN = re.compile(r"^([A-Z]+)(\d+)$")
@@ -340,13 +336,11 @@ class _PanelNet(NeuralNetRegressor):
     def score(self, X, y, sample_weight=None):
         """Mean daily Pearson IC of the predictions with ``y`` (rows with NaN label skipped).
 
-        This replaces R², which says little about a cross-sectional signal.
+        This replaces R², which says little about a cross-sectional signal; it is
+        :func:`igmtf_sklearn.metrics.mean_ic` of :meth:`predict`.
         """
         # Predict every row: dropping unlabeled rows would change each day's mean
         # hidden state, and so IGMTF's predictions for the other rows.
-        y_pred = torch.from_numpy(self.predict(X)).double()
-        y_true = torch.from_numpy(self._check_labels(y, X.index, normalise=False)).double()
-        counts = torch.from_numpy(day_slices(X.index)[1])
-        (pred_days, _), (true_days, mask) = pad_by_day(y_pred, counts), pad_by_day(y_true, counts)
-        ic_sum, n_days = daily_ic_sums(pred_days, true_days.masked_fill(~mask, torch.nan))
-        return ic_sum / n_days if n_days else float("nan")
+        y_pred = self.predict(X)
+        labels = self._check_labels(y, X.index, normalise=False)
+        return mean_ic(pd.Series(labels, index=X.index), y_pred)

@@ -3,7 +3,7 @@
 Subcommands:
 
 - ``igmtf demo``: fit IGMTF on a simulated market and print its test IC next
-  to its pretrained GRU's and the true signal's (see :mod:`igmtf_sklearn._demo`).
+  to its pretrained GRU's and the true signal's (see :mod:`igmtf_sklearn.workflow`).
 
 Each subcommand is a ``(add_arguments, handler)`` pair registered in
 ``_COMMANDS``, so a later ``igmtf run CONFIG`` only adds one entry.
@@ -15,7 +15,16 @@ import argparse
 import os
 import sys
 
-from . import __version__, _demo
+from . import __version__
+from .workflow import (
+    DemoConfig,
+    describe_demo,
+    load_config,
+    print_demo_report,
+    run_demo,
+    run_workflow,
+    torch_threads,
+)
 
 # Small recurrent nets stop scaling beyond a few threads; and on a machine shared
 # with other jobs, OpenMP threads spin on busy cores, so leaving half the cores
@@ -56,7 +65,7 @@ def _default_threads():
 
 # -- demo ---------------------------------------------------------------------
 def _add_demo_arguments(parser):
-    defaults = _demo.DemoConfig()
+    defaults = DemoConfig()
     market = parser.add_argument_group("simulated market")
     market.add_argument(
         "--instruments",
@@ -120,7 +129,7 @@ def _add_demo_arguments(parser):
 
 
 def _run_demo(args):
-    config = _demo.DemoConfig(
+    config = DemoConfig(
         n_instruments=args.instruments,
         n_days=args.days,
         window=args.window,
@@ -135,10 +144,10 @@ def _run_demo(args):
         config.validate()
     except ValueError as error:
         args.parser.error(str(error))
-    with _demo.torch_threads(args.threads):
-        print(_demo.describe(config), flush=True)
-        result = _demo.run(config)
-    _demo.report(result)
+    with torch_threads(args.threads):
+        print(describe_demo(config), flush=True)
+        result = run_demo(config)
+    print_demo_report(result)
     return 0
 
 
@@ -169,12 +178,9 @@ def _metrics_table(metrics):
 
 
 def _run_workflow(args):
-    # Imported here: the workflow pulls in the backtest and report modules.
-    from ._workflow import load_config, run_workflow
-
     try:
         config = load_config(args.config)
-        with _demo.torch_threads(args.threads):
+        with torch_threads(args.threads):
             result = run_workflow(config, progress=not args.quiet)
     except ValueError as error:
         print(f"igmtf run: {error}", file=sys.stderr)

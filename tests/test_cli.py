@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from igmtf_sklearn import __version__
-from igmtf_sklearn._demo import METRICS
 from igmtf_sklearn.cli import build_parser, main
+from igmtf_sklearn.workflow import DEMO_METRICS, DemoConfig
 
 # A market small enough for a few seconds: 30 instruments x 150 days, a 10-day
 # window, one epoch of each stage.
@@ -32,7 +32,7 @@ def _table(stdout):
     for line in lines[header + 1 : header + 1 + len(MODELS)]:
         name = next(model for model in MODELS if line.startswith(model))
         values = [float(v) for v in line[len(name) :].split()]
-        rows[name] = dict(zip(METRICS, values, strict=True))
+        rows[name] = dict(zip(DEMO_METRICS, values, strict=True))
     return rows
 
 
@@ -109,8 +109,6 @@ def test_a_command_is_required(capsys):
 
 
 def test_parser_defaults_match_the_demo_config():
-    from igmtf_sklearn._demo import DemoConfig
-
     args = build_parser().parse_args(["demo"])
     defaults = DemoConfig()
     assert (args.instruments, args.days, args.window) == (

@@ -14,17 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from igmtf_sklearn._workflow import (
-    _features_and_label,
-    _load_ohlcv_file,
-    _load_qlib_data,
-    _segment_rows,
-    load_config,
-    run_workflow,
-    validate_config,
-)
 from igmtf_sklearn.datasets import make_stock_panel
 from igmtf_sklearn.preprocessing import Alpha360
+from igmtf_sklearn.workflow import load_config, run_workflow, validate_config
+
+# A private module, on purpose: the look-ahead purge of the labels and the
+# data sources' benchmark handling are steps inside run_workflow, and testing
+# each edge case through a whole run (a fit every time) would cost minutes.
+from igmtf_sklearn.workflow import _data  # isort: skip
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -140,13 +137,13 @@ def test_labels_realised_in_the_next_segment_are_dropped():
     # B is suspended on day 4: its label of day 2 is realised on day 5, not day 4.
     index = index.drop((dates[4], "B"))
     panel = pd.DataFrame({"close": 10.0, "volume": 1.0}, index=index)
-    X, y, realised = _features_and_label(panel, None, window=2)
+    X, y, realised = _data._features_and_label(panel, None, window=2)
     segments = {
         "train": (dates[0], dates[4]),
         "valid": (dates[5], dates[7]),
         "test": (dates[8], dates[9]),
     }
-    masks, purged = _segment_rows(X, y, realised, segments, window=2)
+    masks, purged = _data._segment_rows(X, y, realised, segments, window=2)
     kept = purged.dropna().index
     day = index.get_level_values(0)
     # Training starts at the first day with a full window (day 1).
@@ -157,7 +154,7 @@ def test_labels_realised_in_the_next_segment_are_dropped():
     assert purged[masks["test"]].isna().sum() == 4  # test labels are left as they are
     with pytest.raises(ValueError, match="segments.test .* has no row"):
         late = (dates[-1] + pd.Timedelta(days=7),) * 2
-        _segment_rows(X, y, realised, {**segments, "test": late}, 2)
+        _data._segment_rows(X, y, realised, {**segments, "test": late}, 2)
 
 
 # ---------------------------------------------------------------------------
@@ -290,7 +287,7 @@ def test_ohlcv_file_with_a_benchmark_instrument(tmp_path):
     pd.concat([panel, index_rows]).sort_index().reset_index().to_csv(path, index=False)
     data = {"source": "ohlcv_path", "ohlcv_path": path, "benchmark": "IDX"}
     start, end = pd.Timestamp("2021-01-10"), pd.Timestamp("2021-02-15")
-    loaded, members, benchmark = _load_ohlcv_file(data, start, end)
+    loaded, members, benchmark = _data._load_ohlcv_file(data, start, end)
     assert members is None
     assert "IDX" not in loaded.index.get_level_values(1)
     dates = loaded.index.get_level_values(0)
@@ -299,14 +296,14 @@ def test_ohlcv_file_with_a_benchmark_instrument(tmp_path):
     expected = (close / close.shift(1) - 1).loc[benchmark.index]
     np.testing.assert_allclose(benchmark, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="'SH000300' is not in"):
-        _load_ohlcv_file({**data, "benchmark": "SH000300"}, start, end)
+        _data._load_ohlcv_file({**data, "benchmark": "SH000300"}, start, end)
 
 
 @pytest.mark.realdata
 def test_qlib_source_keeps_member_rows_and_full_histories(data_dir):
     data = {"provider_uri": data_dir, "market": "csi300", "benchmark": "SH000300"}
     start, end = pd.Timestamp("2019-10-01"), pd.Timestamp("2019-12-31")
-    panel, members, benchmark = _load_qlib_data(data, start, end)
+    panel, members, benchmark = _data._load_qlib_data(data, start, end)
     assert 0.9 < members.mean() < 1.0  # some instruments trade outside their membership
     assert members.sum() == panel[members].shape[0]
     assert benchmark.index.min() > start and benchmark.abs().max() < 0.1

@@ -26,13 +26,23 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
-from .datasets import make_stock_panel
-from .metrics import ic_summary
-from .nets import IGMTFRegressor
-from .preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
+from ..datasets import make_stock_panel
+from ..metrics import ic_summary
+from ..nets import IGMTFRegressor
+from ..preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
+
+__all__ = [
+    "DEMO_METRICS",
+    "DemoConfig",
+    "DemoResult",
+    "describe_demo",
+    "print_demo_report",
+    "run_demo",
+    "torch_threads",
+]
 
 #: Columns of the results table, in Qlib's order of reporting.
-METRICS = ("IC", "Rank IC", "ICIR", "Rank ICIR")
+DEMO_METRICS = ("IC", "Rank IC", "ICIR", "Rank ICIR")
 #: Days between the last training day and the first test day: Qlib's label for
 #: day t is close[t+2] / close[t+1] - 1, so the last two training labels would
 #: otherwise be returns realised inside the test period.
@@ -223,7 +233,7 @@ def score_models(pipeline, X_test, y_test, signal_test):
     return scores
 
 
-def run(config):
+def run_demo(config):
     """Run the demo.
 
     Parameters
@@ -262,9 +272,9 @@ def run(config):
 def format_scores(scores):
     """The results table: one row per model, Qlib's four IC statistics as columns."""
     width = max(len(name) for name in scores)
-    lines = [f"{'model':<{width}}  " + "  ".join(f"{m:>9}" for m in METRICS)]
+    lines = [f"{'model':<{width}}  " + "  ".join(f"{m:>9}" for m in DEMO_METRICS)]
     for name, summary in scores.items():
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{summary[m]:9.4f}" for m in METRICS))
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{summary[m]:9.4f}" for m in DEMO_METRICS))
     return "\n".join(lines)
 
 
@@ -281,7 +291,7 @@ def format_times(times):
     return "wall time: " + ", ".join(parts)
 
 
-def report(result, file=None):
+def print_demo_report(result, file=None):
     """Print the run's settings, results table and wall times."""
     file = file if file is not None else sys.stdout
     days = result.test_days
@@ -294,7 +304,7 @@ def report(result, file=None):
     print(format_times(result.times), file=file)
 
 
-def describe(config):
+def describe_demo(config):
     """One line saying what is about to run."""
     return (
         f"IGMTF demo: {config.n_instruments} instruments x {config.n_days} days, "

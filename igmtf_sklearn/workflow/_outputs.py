@@ -1,0 +1,83 @@
+"""Writing an ``igmtf run``'s results into its output folder, each file atomically."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from ..report import atomic_path, atomic_write, write_report
+
+
+def _jsonable(value):
+    """Plain JSON values: NaN and infinities become null, numpy scalars Python numbers."""
+    if isinstance(value, dict | pd.Series):
+        return {str(k): _jsonable(v) for k, v in dict(value).items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp | _dt.date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _table_writer():
+    """(suffix, writer): parquet where pyarrow is installed, CSV otherwise."""
+    if importlib.util.find_spec("pyarrow") is not None:
+        return ".parquet", lambda frame, path: frame.to_parquet(path)
+    return ".csv", lambda frame, path: frame.to_csv(path)
+
+
+def _write_outputs(config, output_dir, results) -> dict:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    suffix, write_table = _table_writer()
+    files = {}
+    for name in ("predictions", "backtest", "positions"):
+        path = output_dir / f"{name}{suffix}"
+        with atomic_path(path) as temporary:
+            write_table(results[name], temporary)
+        files[name] = path
+    files["metrics"] = atomic_write(
+        output_dir / "metrics.json", json.dumps(_jsonable(results["metrics"]), indent=2) + "\n"
+    )
+    files["config"] = atomic_write(
+        output_dir / "config.json", json.dumps(_jsonable(config), indent=2) + "\n"
+    )
+    with atomic_path(output_dir / "model.joblib") as temporary:
+        joblib.dump(results["model"], temporary)
+    files["model"] = output_dir / "model.joblib"
+    if config["report"]:
+        files["report"] = _write_report(config, output_dir, results)
+    return files
+
+
+def _write_report(config, output_dir, results):
+    metrics = results["metrics"]
+    tables = {
+        "Signal (test segment)": metrics["signal"],
+        "Excess return over the benchmark (risk_analysis: sum mode, 238 days a year)": {
+            "without cost": metrics["excess_return_without_cost"],
+            "with cost": metrics["excess_return_with_cost"],
+        },
+        "Backtest": metrics["backtest"],
+        "Data": metrics["data"],
+        "Model": metrics["model"],
+    }
+    return write_report(
+        output_dir,
+        backtest=results["backtest"],
+        signal=results["signal"],
+        metrics=tables,
+        title=config["title"],
+    )

@@ -5,26 +5,21 @@ to Dask inside ``with joblib.parallel_backend("dask"):``. What is left to set up
 is torch's thread count on the workers: by default every worker process would
 use all the machine's cores for each fit, and a few workers per machine then
 oversubscribe the CPU many times over.
+
+This module is the client's side; what runs on the workers is in
+``_dask_plugin``, which it imports only when called, because Dask is an
+optional dependency.
 """
 
 from __future__ import annotations
 
 import numbers
 
+import torch
+
 __all__ = ["configure_dask_workers"]
 
 PLUGIN_NAME = "igmtf-torch-threads"
-
-
-def limit_threads(torch_threads):
-    """Set torch's and the BLAS libraries' thread counts in this process."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(torch_threads)
-    # numpy / scipy BLAS, used by the preprocessing and sklearn's own steps.
-    threadpool_limits(limits=torch_threads)
-    return torch.get_num_threads()
 
 
 def configure_dask_workers(client, torch_threads=1):
@@ -71,7 +66,7 @@ def configure_dask_workers(client, torch_threads=1):
         raise ValueError(f"torch_threads must be an int >= 1, got {torch_threads!r}.")
     if torch_threads < 1:
         raise ValueError(f"torch_threads must be an int >= 1, got {torch_threads!r}.")
-    # Imported here: Dask is an optional dependency of the package.
+    # Imported here: Dask is an optional dependency, and this module must import without it.
     from ._dask_plugin import TorchThreadsPlugin
 
     plugin = TorchThreadsPlugin(int(torch_threads))
@@ -80,6 +75,4 @@ def configure_dask_workers(client, torch_threads=1):
 
 
 def _torch_threads():
-    import torch
-
     return torch.get_num_threads()

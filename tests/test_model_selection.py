@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -413,6 +414,12 @@ def test_unique_checkpoint_gives_each_fit_a_folder(market, tmp_path):
         dict(model.callbacks_)["checkpoint"].fit_dirname_ for model in (first, second)
     }
     assert params[0]["hidden_size"] == 4 and params[0]["class"] == "IGMTFRegressor"
+    # net.load_params(checkpoint=...) (load_best, LoadInitState) reads the fit's own files.
+    checkpoint = dict(first.callbacks_)["checkpoint"]
+    files = checkpoint.get_formatted_files(first)
+    assert Path(files["f_params"]).parent == Path(checkpoint.fit_dirname_)
+    assert Path(checkpoint.f_history_) == Path(checkpoint.fit_dirname_) / "history.json"
+    assert Path(checkpoint.f_history_).is_file()
     # Clones share the base folder, not the fit folder.
     assert clone(first).callbacks[0][1].dirname == base
 

@@ -100,7 +100,6 @@ class UniqueCheckpoint(Checkpoint):
 
     def initialize(self):
         """Create this fit's folder (skorch calls it from ``net.initialize()``)."""
-        self._validate_filenames()
         base = os.fspath(self.dirname) or "."
         os.makedirs(base, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -108,6 +107,22 @@ class UniqueCheckpoint(Checkpoint):
         path = os.path.join(base, f"{self.subdir_prefix}{stamp}-{uuid.uuid4().hex[:12]}")
         os.makedirs(path, exist_ok=False)
         self.fit_dirname_ = path
+        # A plain Checkpoint writing into this fit's folder does the file work; this
+        # callback keeps deciding when (skorch's on_epoch_end / on_train_end) and hands
+        # it the public calls that touch files. Only skorch's public API is used.
+        self.checkpoint_ = Checkpoint(
+            monitor=None,
+            f_params=self.f_params,
+            f_optimizer=self.f_optimizer,
+            f_criterion=self.f_criterion,
+            f_history=self.f_history,
+            f_pickle=self.f_pickle,
+            fn_prefix=self.fn_prefix,
+            dirname=path,
+            event_name=self.event_name,
+            sink=self.sink,
+            use_safetensors=self.use_safetensors,
+        ).initialize()
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
@@ -120,12 +135,13 @@ class UniqueCheckpoint(Checkpoint):
             for key, value in net.get_params(deep=False).items()
             if value is None or isinstance(value, str | bool | numbers.Number)
         }
-        with open(os.path.join(self._fit_dirname(), self.net_params_file), "w") as file:
+        path = os.path.join(self._fit_checkpoint().dirname, self.net_params_file)
+        with open(path, "w") as file:
             json.dump({"class": type(net).__name__, **scalars}, file, indent=1, default=float)
 
-    def _fit_dirname(self):
+    def _fit_checkpoint(self):
         try:
-            return self.fit_dirname_
+            return self.checkpoint_
         except AttributeError:
             raise RuntimeError(
                 "UniqueCheckpoint has no fit folder yet: it is created by net.initialize() "
@@ -133,20 +149,18 @@ class UniqueCheckpoint(Checkpoint):
                 "skorch.callbacks.Checkpoint(dirname=<that fit's folder>)."
             ) from None
 
-    # skorch builds every checkpoint path in these two places; both now point
-    # into the fit's folder while ``dirname`` stays the shared base.
-    def _format_target(self, net, f, idx):
-        if not isinstance(f, str):
-            return f
-        name = self.fn_prefix + f.format(
-            net=net,
-            last_epoch=net.history[idx],
-            last_batch=net.history[idx, "batches", -1],
-        )
-        return os.path.join(self._fit_dirname(), name)
+    # The three public entry points through which skorch reads and writes checkpoint
+    # files (save_model from on_epoch_end; get_formatted_files and f_history_ from
+    # net.load_params, e.g. load_best or LoadInitState) go to this fit's Checkpoint.
+    def save_model(self, net):
+        """Save the net's files into this fit's folder."""
+        self._fit_checkpoint().save_model(net)
+
+    def get_formatted_files(self, net):
+        """The files of this fit's last checkpoint, for ``net.load_params(checkpoint=...)``."""
+        return self._fit_checkpoint().get_formatted_files(net)
 
     @property
     def f_history_(self):
-        if self.f_history is None:
-            return None
-        return os.path.join(self._fit_dirname(), self.fn_prefix + self.f_history)
+        """The history file of this fit, or None."""
+        return self._fit_checkpoint().f_history_

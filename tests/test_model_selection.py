@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
 
@@ -26,8 +25,6 @@ from igmtf_sklearn.model_selection import (
     PurgedKFoldByDate,
     UniqueCheckpoint,
     WalkForwardSplit,
-    _checkpoint,
-    _split,
     configure_dask_workers,
 )
 from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
@@ -278,12 +275,6 @@ def test_purged_k_fold_properties(data, n_splits, purge_days, embargo_days):
         excluded = np.arange(test[0] - purge_days, test[-1] + embargo_days + 1)
         expected = np.setdiff1d(np.arange(n_dates), excluded)
         np.testing.assert_array_equal(train, expected)
-
-
-def test_docstring_examples():
-    for module in (_split, _checkpoint):
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0 and result.attempted > 0
 
 
 @pytest.mark.parametrize(("n_days", "valid", "gap"), [(10, 3, 1), (30, 6, 2), (8, 1, 0)])

@@ -217,9 +217,10 @@ class Alpha360(TransformerMixin, BaseEstimator):
     -----
     The input must follow the panel convention: a DataFrame indexed by a sorted
     ``(datetime, instrument)`` MultiIndex without duplicates. The output is a
-    float32 array of shape ``(n_rows, d_feat_ * seq_len_)`` in the input's row
-    order; ``set_output(transform="pandas")`` returns it as a DataFrame with the
-    input's index and Qlib's column names (``CLOSE59`` ... ``VOLUME0``).
+    float32 DataFrame of shape ``(n_rows, d_feat_ * seq_len_)`` on the input's
+    index, in its row order, with Qlib's column names (``CLOSE59`` ...
+    ``VOLUME0``), whatever the ``set_output`` setting: the day-wise steps after
+    it need the panel index.
 
     Examples
     --------
@@ -234,9 +235,11 @@ class Alpha360(TransformerMixin, BaseEstimator):
     >>> alpha.get_feature_names_out().tolist()
     ['CLOSE1', 'CLOSE0', 'VOLUME1', 'VOLUME0']
     >>> alpha.transform(panel)
-    array([[ nan, 1.  ,  nan, 1.  ],
-           [0.8 , 1.  , 0.5 , 1.  ],
-           [1.25, 1.  , 0.5 , 1.  ]], dtype=float32)
+                           CLOSE1  CLOSE0  VOLUME1  VOLUME0
+    datetime   instrument
+    2020-01-01 SH600000       NaN     1.0      NaN      1.0
+    2020-01-02 SH600000      0.80     1.0      0.5      1.0
+    2020-01-03 SH600000      1.25     1.0      0.5      1.0
     """
 
     _parameter_constraints: dict = {

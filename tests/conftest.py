@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from igmtf_sklearn.datasets import make_stock_panel
+from igmtf_sklearn.preprocessing import Alpha360, forward_return
+
 # The test networks are tiny: one thread is faster than two, and two threads
 # spin-wait badly when anything else holds a core (seen here: 50x slower).
 torch.set_num_threads(1)
@@ -27,3 +30,15 @@ def data_dir() -> Path:
     if not (path / "calendars" / "day.txt").is_file():
         pytest.skip(f"Qlib data not found at {path}; set IGMTF_DATA_DIR to run this test.")
     return path
+
+
+@pytest.fixture(scope="session")
+def market():
+    """Raw Alpha360 features (window 5) and labels of a small market: 24 instruments x 80 days.
+
+    Built once over the whole OHLCV panel, so that every row has its full window;
+    the tests fitting networks on it split or normalise it as they need.
+    """
+    panel = make_stock_panel(n_instruments=24, n_days=80, random_state=1)
+    X = Alpha360(window=5).set_output(transform="pandas").fit_transform(panel)
+    return X, forward_return(panel)

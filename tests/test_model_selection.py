@@ -27,7 +27,7 @@ from igmtf_sklearn.model_selection import (
     WalkForwardSplit,
     configure_dask_workers,
 )
-from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
+from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
 from igmtf_sklearn.regressor import IGMTFRegressor
 
 SMALL = {
@@ -295,14 +295,6 @@ def test_validation_splits_are_re_exported():
 
 
 # -- search over the whole pipeline ------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def market():
-    """Alpha360 features built once over the whole OHLCV panel, and labels."""
-    panel = make_stock_panel(n_instruments=24, n_days=80, random_state=1)
-    X = Alpha360(window=5).set_output(transform="pandas").fit_transform(panel)
-    return X, forward_return(panel)
 
 
 @pytest.fixture(scope="module")

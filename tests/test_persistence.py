@@ -31,14 +31,11 @@ def fitted(market_raw):
 
 
 @pytest.fixture(scope="module")
-def market_raw():
-    from igmtf_sklearn.datasets import make_stock_panel
-    from igmtf_sklearn.preprocessing import Alpha360, forward_return
-
-    panel = make_stock_panel(n_instruments=20, n_days=70, random_state=2)
-    X, y = Alpha360(window=5).fit_transform(panel), forward_return(panel)
+def market_raw(market):
+    """conftest's raw market as (X_train, y_train, X_test): test from day 60."""
+    X, y = market
     dates = X.index.get_level_values(0)
-    cut = dates.unique()[50]
+    cut = dates.unique()[60]
     return X[dates < cut], y[dates < cut], X[dates >= cut]
 
 

@@ -13,8 +13,7 @@ from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from igmtf_sklearn import DateValidSplit, ExplicitValidation
-from igmtf_sklearn.datasets import make_stock_panel
-from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
+from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
 from igmtf_sklearn.regressor import IGMTFRegressor, RNNRegressor
 
 SMALL = {
@@ -30,14 +29,11 @@ SMALL = {
 
 
 @pytest.fixture(scope="module")
-def market():
-    """Normalised Alpha360 features (window 5) and labels of a small synthetic market."""
-    panel = make_stock_panel(n_instruments=24, n_days=80, random_state=1)
+def market(market):
+    """conftest's market, normalised, as (X_train, y_train, X_test, y_test): test from day 60."""
+    X, y = market
     features = make_pipeline(RobustZScoreNorm(), Fillna()).set_output(transform="pandas")
-    X = features.fit_transform(
-        Alpha360(window=5).set_output(transform="pandas").fit_transform(panel)
-    )
-    y = forward_return(panel)
+    X = features.fit_transform(X)
     dates = X.index.get_level_values("datetime")
     cut = dates.unique()[60]
     return X[dates < cut], y[dates < cut], X[dates >= cut], y[dates >= cut]

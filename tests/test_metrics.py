@@ -29,7 +29,6 @@ from igmtf_sklearn.metrics import (
     rank_icir,
     rank_icir_scorer,
 )
-from igmtf_sklearn.metrics._ic import _average_ranks
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -151,13 +150,22 @@ def test_perfect_and_reversed_predictions():
     assert np.allclose(daily_rank_ic(y, -np.exp(y.to_numpy())), -1.0)
 
 
-def test_average_ranks_match_pandas():
+def test_rank_ic_ties_match_pandas_spearman():
+    # Uneven days and many ties (-0.0 and 0.0 must tie): the daily ranks are the
+    # average ranks pandas gives.
     rng = np.random.default_rng(0)
-    codes = np.repeat(np.arange(30), rng.integers(1, 20, size=30))
-    values = rng.integers(0, 5, size=len(codes)).astype(float)
-    values[::7] = -0.0  # -0.0 and 0.0 must tie
-    expected = pd.Series(values).groupby(codes).rank(method="average").to_numpy()
-    np.testing.assert_array_equal(_average_ranks(values, codes), expected)
+    sizes = rng.integers(3, 20, size=30)
+    dates = np.repeat(pd.bdate_range("2021-01-01", periods=30), sizes)
+    instruments = np.concatenate([np.arange(n) for n in sizes])
+    index = pd.MultiIndex.from_arrays([dates, instruments], names=["datetime", "instrument"])
+    values = rng.integers(0, 5, size=len(index)).astype(float)
+    values[::7] = -0.0
+    labels = pd.Series(rng.normal(size=len(index)), index=index)
+    expected = [
+        pd.Series(values[day]).corr(pd.Series(labels.to_numpy()[day]), method="spearman")
+        for day in (dates == date for date in dates.unique())
+    ]
+    np.testing.assert_allclose(daily_rank_ic(labels, values).to_numpy(), expected, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------

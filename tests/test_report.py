@@ -95,6 +95,7 @@ def test_given_metric_tables_are_rendered(results, tmp_path):
 
 def test_a_failure_leaves_no_partial_report(results, tmp_path, monkeypatch):
     backtest, analysis = results
+    # The private module, on purpose: the failure is injected between its writes.
     import igmtf_sklearn.report._html as html_module
 
     original = html_module.atomic_write

@@ -1,16 +1,23 @@
 """igmtf-sklearn: Qlib's IGMTF stock-return model as a scikit-learn estimator.
 
-Subpackages, in the order data flows through them:
+Subpackages, in layers: each imports only those listed before it
+(``pyproject.toml``'s ``[tool.importlinter]`` contract, checked by ``lint-imports``).
 
+- :mod:`igmtf_sklearn._utils`: private helpers (the panel convention, atomic writes).
 - :mod:`igmtf_sklearn.datasets`: Qlib binary reader, OHLCV files, synthetic market.
 - :mod:`igmtf_sklearn.preprocessing`: Alpha360 features, Qlib's processors, labels.
-- :mod:`igmtf_sklearn.module`: the torch networks (IGMTF and its GRU/LSTM base).
-- :mod:`igmtf_sklearn.regressor`: the skorch estimators.
 - :mod:`igmtf_sklearn.metrics`: daily IC / rank IC, ICIR and scorers.
+- :mod:`igmtf_sklearn.nets`: the skorch estimators (IGMTF and its GRU/LSTM base), their
+  torch modules, validation splits, and saving and loading models without pickle.
 - :mod:`igmtf_sklearn.model_selection`: date-aware CV splitters, unique checkpoints, Dask.
 - :mod:`igmtf_sklearn.backtest`: TopK-Dropout backtest, risk and signal analysis.
 - :mod:`igmtf_sklearn.report`: the HTML report of a backtest.
-- :mod:`igmtf_sklearn.persistence`: saving and loading models without pickle.
+- :mod:`igmtf_sklearn.workflow`: ``igmtf run``'s configuration and run, and ``igmtf demo``.
+- :mod:`igmtf_sklearn.cli`: the ``igmtf`` command.
+
+:mod:`igmtf_sklearn.module`, :mod:`igmtf_sklearn.regressor` and
+:mod:`igmtf_sklearn.persistence` are the historical paths of parts of ``nets``; they
+re-export its names.
 """
 
 from .nets import (

@@ -14,6 +14,7 @@ Subpackages, in the order data flows through them:
 """
 
 from .nets import (
+    DailyICLoss,
     DateValidSplit,
     ExplicitValidation,
     IGMTFModule,
@@ -25,6 +26,7 @@ from .nets import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DailyICLoss",
     "DateValidSplit",
     "ExplicitValidation",
     "IGMTFModule",

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
-from igmtf_sklearn._date_split import DateValidSplit, ExplicitValidation
+from igmtf_sklearn import DateValidSplit, ExplicitValidation
 from igmtf_sklearn.datasets import make_stock_panel
 from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
 from igmtf_sklearn.regressor import IGMTFRegressor, RNNRegressor

@@ -21,6 +21,7 @@ re-export its names.
 """
 
 from .nets import (
+    DailyICLoss,
     DateValidSplit,
     ExplicitValidation,
     IGMTFModule,
@@ -32,6 +33,7 @@ from .nets import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DailyICLoss",
     "DateValidSplit",
     "ExplicitValidation",
     "IGMTFModule",

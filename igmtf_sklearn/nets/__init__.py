@@ -4,6 +4,8 @@
 - :class:`RNNRegressor`: Qlib's GRU / LSTM Alpha360 model, the base IGMTF pretrains.
 - :class:`DateValidSplit`, :class:`ExplicitValidation`: validation splits by date
   for ``train_split=``.
+- :class:`MaskedMSELoss` (Qlib's loss, the default) and :class:`DailyICLoss` for
+  ``criterion=``.
 - :class:`IGMTFModule`, :class:`RNNModule`: the torch modules, with
   :func:`pad_by_day` and :func:`load_qlib_igmtf_state_dict` (Qlib checkpoints).
 - :func:`save_model`, :func:`load_model`: persistence without pickle.
@@ -20,13 +22,16 @@ from ._igmtf import IGMTFRegressor
 from ._module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
 from ._persistence import FORMAT_VERSION, load_model, save_model
 from ._rnn import RNNRegressor
+from ._training import DailyICLoss, MaskedMSELoss
 
 __all__ = [
     "FORMAT_VERSION",
+    "DailyICLoss",
     "DateValidSplit",
     "ExplicitValidation",
     "IGMTFModule",
     "IGMTFRegressor",
+    "MaskedMSELoss",
     "RNNModule",
     "RNNRegressor",
     "load_model",

@@ -25,7 +25,7 @@ from .._utils._panel import check_panel_index, day_slices
 from ..metrics import mean_ic
 from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import ExplicitValidation
-from ._day_data import DayBlockIterator, DayPanel
+from ._day_data import DayPanel
 from ._persistence import load_model, save_model
 from ._training import GradientValueClipping, ValidDailyIC
 
@@ -220,7 +220,7 @@ class _PanelNet(NeuralNetRegressor):
     def forward_iter(self, X, training=False, device="cpu"):
         """Yield the predictions of consecutive blocks of days, padding removed."""
         panel = self.get_dataset(X)
-        for batch in DayBlockIterator(panel, _SCORING_ROWS, self.device):
+        for batch in self.get_iterator(panel, training=False):
             y_pred = self.evaluation_step(batch, training=training)
             yield to_device(y_pred[batch[0]["mask"]], device=device)
 

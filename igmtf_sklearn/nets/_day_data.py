@@ -83,12 +83,16 @@ class OneDayIterator:
         Number of epochs already trained. Epoch ``e``'s order is drawn from
         ``(seed, e)`` alone, so a run resumed from a checkpoint at epoch ``e``
         sees the same days in the same order as an uninterrupted run.
+    day_inputs : callable or None, default=None
+        ``day_inputs(days)`` -> dict of extra module inputs for the day numbers
+        ``days`` of a batch (e.g. which memory-bank days it may use).
     """
 
-    def __init__(self, panel, seed, first_epoch=0):
+    def __init__(self, panel, seed, first_epoch=0, day_inputs=None):
         self.panel = panel
         self.seed = seed
         self.epoch = first_epoch
+        self.day_inputs = day_inputs
 
     def __len__(self):
         return self.panel.n_days
@@ -99,7 +103,12 @@ class OneDayIterator:
         self.epoch += 1
         for day in order:
             rows = panel.day_rows(day)
-            yield {"x": panel.X[rows]}, panel.y[rows]
+            if self.day_inputs is None:
+                yield {"x": panel.X[rows]}, panel.y[rows]
+            else:
+                # As a batch of one day: skorch wants every input to share the first dim.
+                extra = self.day_inputs(np.array([day]))
+                yield {"x": panel.X[rows].unsqueeze(0), **extra}, panel.y[rows].unsqueeze(0)
 
 
 class DayBlockIterator:
@@ -117,11 +126,15 @@ class DayBlockIterator:
         Rows per batch; a larger day gets a batch of its own.
     device : str or torch.device
         Where the batch tensors go.
+    day_inputs : callable or None, default=None
+        ``day_inputs(days)`` -> dict of extra module inputs for the day numbers
+        ``days`` of a batch.
     """
 
-    def __init__(self, panel, max_rows, device="cpu"):
+    def __init__(self, panel, max_rows, device="cpu", day_inputs=None):
         self.panel = panel
         self.device = device
+        self.day_inputs = day_inputs
         # Consecutive days share a block while their rows fit into max_rows.
         blocks = (np.cumsum(panel.counts) - 1) // max(int(max_rows), 1)
         self.block_starts = np.flatnonzero(np.diff(blocks, prepend=-1))
@@ -142,7 +155,8 @@ class DayBlockIterator:
             if panel.y is not None:
                 y, _ = pad_by_day(panel.y[rows].to(self.device), counts)
                 y = y.masked_fill(~mask, torch.nan)
-            yield {"x": x, "mask": mask}, y
+            extra = self.day_inputs(np.arange(first, last)) if self.day_inputs else {}
+            yield {"x": x, "mask": mask, **extra}, y
 
 
 class RowBatchIterator:

@@ -28,6 +28,11 @@ from ._training import MaskedMSELoss, StageTimer
 __all__ = ["IGMTFRegressor"]
 
 
+def _date_ns(dates):
+    """Dates as int64 nanoseconds, the form the memory bank stores them in."""
+    return np.asarray(dates).astype("datetime64[ns]").astype(np.int64)
+
+
 @register_net
 class IGMTFRegressor(_PanelNet):
     """Qlib's IGMTF (instance-wise graph stock-return model) as a scikit-learn estimator.
@@ -59,6 +64,19 @@ class IGMTFRegressor(_PanelNet):
         Most similar training days drawn from per day (Qlib hard-codes 10).
     n_neighbor : int, default=10
         Neighbours aggregated per sample (Qlib hard-codes 10).
+    label_neighbors : int, default=0
+        When > 0, the model also reads the *known outcomes* of each sample's
+        ``label_neighbors`` most similar stored samples: their labels, averaged
+        with weights ``max(cos, 0)``, added to the prediction with a learned
+        scale. A stored day is a candidate only once its label is known on the
+        query day (``label_horizon`` trading days later), in training as in
+        prediction, so no label from the query day's future can reach it.
+        Grow the bank with newly labelled days with :meth:`extend_memory_bank`.
+        0 (the default) is Qlib's model.
+    label_horizon : int, default=2
+        Trading days after which a day's label is known. Qlib's label
+        ``close[t+2] / close[t+1] - 1`` is known two days later. Used only with
+        ``label_neighbors``.
     label_norm : {"csrank", "cszscore", None}, default="csrank"
         Per-day label normalisation applied inside ``fit``.
     patience : int or None, default=20
@@ -141,6 +159,8 @@ class IGMTFRegressor(_PanelNet):
         base_model="GRU",
         k_day=10,
         n_neighbor=10,
+        label_neighbors=0,
+        label_horizon=2,
         label_norm="csrank",
         patience=20,
         clip_value=3.0,
@@ -176,6 +196,8 @@ class IGMTFRegressor(_PanelNet):
         self.base_model = base_model
         self.k_day = k_day
         self.n_neighbor = n_neighbor
+        self.label_neighbors = label_neighbors
+        self.label_horizon = label_horizon
         self.label_norm = label_norm
         self.patience = patience
         self.clip_value = clip_value
@@ -198,20 +220,54 @@ class IGMTFRegressor(_PanelNet):
         )
 
     def _check_counts(self):
-        for name in ("k_day", "n_neighbor"):
+        for name, minimum in (("k_day", 1), ("n_neighbor", 1), ("label_neighbors", 0)):
             value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+            if not isinstance(value, int | np.integer) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
+        value = self.label_horizon
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"label_horizon must be an int >= 1, got {value!r}.")
 
     def _module_kwargs(self):
-        return {**super()._module_kwargs(), "k_day": self.k_day, "n_neighbor": self.n_neighbor}
+        return {
+            **super()._module_kwargs(),
+            "k_day": self.k_day,
+            "n_neighbor": self.n_neighbor,
+            "label_neighbors": self.label_neighbors,
+        }
 
     def get_iterator(self, dataset, training=False):
         """One shuffled day per batch for training, blocks of days for scoring."""
+        day_inputs = self._bank_days_allowed(dataset) if self.label_neighbors else None
         if training:
             # The history may come from a checkpoint (LoadInitState): continue its day order.
-            return OneDayIterator(dataset, seed=_draw_seed(), first_epoch=len(self.history))
-        return DayBlockIterator(dataset, self.batch_size, self.device)
+            return OneDayIterator(
+                dataset, seed=_draw_seed(), first_epoch=len(self.history), day_inputs=day_inputs
+            )
+        return DayBlockIterator(dataset, self.batch_size, self.device, day_inputs=day_inputs)
+
+    def _bank_days_allowed(self, panel):
+        """``day_inputs`` for the iterators: the bank days each query day may use.
+
+        A stored day ``s`` is allowed for query day ``t`` when its label is known on
+        ``t``: ``t`` is at least ``label_horizon`` trading days after ``s``. Trading
+        days are counted on the union of the bank's and the panel's dates; where
+        that calendar misses days (a panel with gaps) the distance is undercounted,
+        which only excludes more days, never admits one too early. The bank is read
+        when a batch is drawn, since it is rebuilt at each epoch's start.
+        """
+        query = _date_ns(panel.dates)
+
+        def day_inputs(days):
+            bank = self.module_.bank_dates.cpu().numpy()
+            calendar = np.union1d(bank, query[days])
+            distance = np.searchsorted(calendar, query[days])[:, None] - np.searchsorted(
+                calendar, bank
+            )
+            allowed = torch.from_numpy(distance >= self.label_horizon)
+            return {"allowed": allowed.to(self.device)}
+
+        return day_inputs
 
     # -- memory bank ------------------------------------------------------------
     @property
@@ -234,6 +290,15 @@ class IGMTFRegressor(_PanelNet):
             The training days.
         """
         module = self.module_
+        labels = dates = None
+        if self.label_neighbors:
+            labels, dates = panel.y, torch.from_numpy(_date_ns(panel.dates))
+        module.set_memory_bank(self._encode(panel), torch.from_numpy(panel.counts), labels, dates)
+        self.memory_bank_dates_ = np.asarray(panel.dates).astype("datetime64[ns]")
+
+    def _encode(self, panel):
+        """Hidden states of all of ``panel``'s rows, in eval mode and without gradients."""
+        module = self.module_
         was_training = module.training
         module.eval()
         with torch.no_grad():
@@ -241,8 +306,61 @@ class IGMTFRegressor(_PanelNet):
                 module.encode(panel.X[start : start + self.batch_size].to(self.device))
                 for start in range(0, len(panel), self.batch_size)
             ]
-        module.set_memory_bank(torch.cat(hidden), torch.from_numpy(panel.counts))
         module.train(was_training)
+        return torch.cat(hidden) if hidden else module.bank_hidden.new_zeros((0, self.hidden_size))
+
+    def extend_memory_bank(self, X, y=None):
+        """Add newly labelled days to the memory bank, as a model run daily would.
+
+        The new days are encoded with the fitted weights; days already in the bank
+        are replaced. Nothing else changes, so ``predict`` stays deterministic: the
+        bank changes only when this is called.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Features of the new days, the fitted columns, no NaN.
+        y : pandas.Series, optional
+            Their labels, normalised per day like the training labels (rows with a
+            NaN label are left out). Required with ``label_neighbors`` (the labels
+            are what those neighbours bring); otherwise ignored.
+
+        Returns
+        -------
+        self : IGMTFRegressor
+        """
+        self.check_is_fitted()
+        if self.label_neighbors and y is None:
+            raise ValueError(
+                "extend_memory_bank needs y with label_neighbors > 0: the stored labels are "
+                "what the neighbours contribute."
+            )
+        new = self._make_panel(X, y if self.label_neighbors else None)
+        module = self.module_
+        old_dates = _date_ns(self.memory_bank_dates_)
+        keep = ~np.isin(old_dates, _date_ns(new.dates))
+        old_mask = module.bank_mask[torch.from_numpy(keep)]
+        hidden = torch.cat(
+            [module.bank_hidden[torch.from_numpy(keep)][old_mask], self._encode(new)]
+        )
+        counts = np.concatenate([old_mask.sum(1).cpu().numpy(), new.counts])
+        dates = np.concatenate([old_dates[keep], _date_ns(new.dates)])
+        labels = None
+        if self.label_neighbors:
+            old_labels = module.bank_label[torch.from_numpy(keep)][old_mask]
+            labels = torch.cat([old_labels, new.y.to(old_labels.device)])
+        order = np.argsort(dates, kind="stable")  # keep the bank in date order
+        if np.any(order != np.arange(len(order))):
+            starts = np.cumsum(counts) - counts
+            rows = torch.from_numpy(
+                np.concatenate([np.arange(starts[d], starts[d] + counts[d]) for d in order])
+            )
+            hidden = hidden[rows.to(hidden.device)]
+            labels = labels[rows.to(labels.device)] if labels is not None else None
+            counts, dates = counts[order], dates[order]
+        module.set_memory_bank(hidden, torch.from_numpy(counts), labels, torch.from_numpy(dates))
+        self.memory_bank_dates_ = dates.astype("datetime64[ns]")
+        return self
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Start the epoch's history row and rebuild the memory bank."""

@@ -27,7 +27,7 @@ __all__ = ["IGMTFModule", "RNNModule", "load_qlib_igmtf_state_dict", "pad_by_day
 _RNN_TYPES = {"GRU": nn.GRU, "LSTM": nn.LSTM}
 # Added to each row norm before normalising (Qlib adds it to the product of the norms).
 _COS_EPS = 1e-6
-_BANK_BUFFERS = ("bank_hidden", "bank_mask", "bank_day_mean")
+_BANK_BUFFERS = ("bank_hidden", "bank_mask", "bank_day_mean", "bank_label", "bank_dates")
 
 
 def _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout):
@@ -158,6 +158,12 @@ class IGMTFModule(nn.Module):
         number of stored days).
     n_neighbor : int, default=10
         Neighbours aggregated per sample (clamped to the candidates available).
+    label_neighbors : int, default=0
+        When > 0, also the *known outcomes* of the ``label_neighbors`` most similar
+        candidates: their stored labels, averaged with weights ``max(cos, 0)``,
+        enter the prediction through a learned scale (``label_out``). Needs a bank
+        set with labels and dates, and an ``allowed`` day mask in ``forward`` so
+        that no label from a query day's future can reach it. 0 is Qlib's model.
 
     Notes
     -----
@@ -175,11 +181,13 @@ class IGMTFModule(nn.Module):
         base_model="GRU",
         k_day=10,
         n_neighbor=10,
+        label_neighbors=0,
     ):
         super().__init__()
         self.d_feat = d_feat
         self.k_day = k_day
         self.n_neighbor = n_neighbor
+        self.label_neighbors = label_neighbors
         self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout)
         self.lins = nn.Sequential()
         for i in range(2):
@@ -191,6 +199,11 @@ class IGMTFModule(nn.Module):
         self.register_buffer("bank_hidden", torch.zeros(0, 0, hidden_size))
         self.register_buffer("bank_mask", torch.zeros(0, 0, dtype=torch.bool))
         self.register_buffer("bank_day_mean", torch.zeros(0, hidden_size))
+        if label_neighbors:
+            # Registered only with the option on, so Qlib's state dict stays as it is.
+            self.label_out = nn.Linear(1, 1)
+            self.register_buffer("bank_label", torch.zeros(0, 0))
+            self.register_buffer("bank_dates", torch.zeros(0, dtype=torch.long))
 
     # -- encoder and memory bank ------------------------------------------------
     def encode(self, x):
@@ -202,7 +215,7 @@ class IGMTFModule(nn.Module):
         """Whether a memory bank has been set."""
         return self.bank_day_mean.shape[0] > 0
 
-    def set_memory_bank(self, hidden, counts):
+    def set_memory_bank(self, hidden, counts, labels=None, dates=None):
         """Store the training hidden states, grouped by day.
 
         Parameters
@@ -211,25 +224,36 @@ class IGMTFModule(nn.Module):
             ``encode`` of every training row, rows sorted by day.
         counts : torch.Tensor of int64, shape (n_days,)
             Rows of each training day.
+        labels : torch.Tensor of shape (n_rows,), optional
+            The rows' labels (NaN where unknown); required with ``label_neighbors``.
+        dates : torch.Tensor of int64, shape (n_days,), optional
+            Each day's date (nanoseconds); required with ``label_neighbors``, ignored
+            otherwise.
         """
+        if self.label_neighbors and (labels is None or dates is None):
+            raise ValueError("label_neighbors needs the bank's labels and dates.")
         padded, mask = pad_by_day(hidden.detach(), counts)
         counts = mask.sum(1, keepdim=True).to(padded.dtype)
         self.bank_hidden = padded
         self.bank_mask = mask
         self.bank_day_mean = padded.sum(1) / counts
+        if self.label_neighbors:
+            bank_label, _ = pad_by_day(labels.detach().to(padded.dtype), counts.squeeze(1).long())
+            self.bank_label = bank_label.masked_fill(~mask, float("nan"))
+            self.bank_dates = torch.as_tensor(dates, dtype=torch.long, device=padded.device)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # The bank's size depends on the training set: adopt the stored shape so
         # that a state dict from any fit (checkpoint, best epoch) loads.
         for name in _BANK_BUFFERS:
             stored = state_dict.get(prefix + name)
-            if stored is not None:
+            if stored is not None and hasattr(self, name):
                 current = getattr(self, name)
                 setattr(self, name, current.new_empty(stored.shape))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- forward ----------------------------------------------------------------
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, allowed=None):
         """Predict the rows of one day ``x [N, F]``, or of padded days ``x [B, R, F]``.
 
         Parameters
@@ -238,6 +262,10 @@ class IGMTFModule(nn.Module):
             Alpha360 rows, ``F = d_feat * seq_len``.
         mask : torch.Tensor of bool, shape (B, R), optional
             Real rows of a padded batch; all rows when omitted.
+        allowed : torch.Tensor of bool, shape (n_bank_days,) or (B, n_bank_days), optional
+            The stored days each query day may draw neighbours from; all when
+            omitted. With ``label_neighbors`` it must exclude every day whose
+            label is not yet known on the query day.
 
         Returns
         -------
@@ -254,35 +282,62 @@ class IGMTFModule(nn.Module):
             x = x.unsqueeze(0)
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        if self.label_neighbors and allowed is None:
+            raise ValueError(
+                "label_neighbors needs the allowed bank days of each query day, so that no "
+                "label from its future is used (IGMTFRegressor passes them)."
+            )
+        if allowed is not None and allowed.dim() == 1:
+            allowed = allowed.unsqueeze(0)
         n_days, n_rows = x.shape[:2]
         h = self.encode(x.reshape(n_days * n_rows, -1)).reshape(n_days, n_rows, -1)
-        candidates, candidate_mask = self._candidates(h, mask)
-        aggregate = self._aggregate(h, candidates, candidate_mask)
+        candidates, candidate_mask, labels = self._candidates(h, mask, allowed)
+        aggregate, label_mean = self._aggregate(h, candidates, candidate_mask, labels)
         pred = self.fc_out_pred(torch.cat([h, aggregate], dim=-1)).squeeze(-1)
+        if label_mean is not None:
+            pred = pred + self.label_out(label_mean.unsqueeze(-1)).squeeze(-1)
         return pred[0] if one_day else pred
 
-    def _candidates(self, h, mask):
-        """``project2`` of the stored samples of each day's ``k_day`` most similar days."""
+    def _candidates(self, h, mask, allowed=None):
+        """``project2`` of the stored samples of each day's ``k_day`` most similar days.
+
+        Returns the candidates ``[B, C, hidden]``, their mask ``[B, C]`` (None when
+        all are real) and, with ``label_neighbors``, their labels ``[B, C]``.
+        """
         weights = mask.unsqueeze(-1).to(h.dtype)
         day_mean = (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         similarity = _cosine(day_mean, self.bank_day_mean)
+        if allowed is not None:
+            similarity = similarity.masked_fill(~allowed, float("-inf"))
         k_day = min(self.k_day, self.bank_day_mean.shape[0])
-        chosen_days = similarity.topk(k_day, dim=1).indices  # [B, k]
+        top_days = similarity.topk(k_day, dim=1)
+        chosen_days = top_days.indices  # [B, k]
+        # With a restricted bank, fewer than k_day days may be allowed.
+        chosen_ok = top_days.values.isfinite() if allowed is not None else None
         n_days = h.shape[0]
+        bank_label = self.bank_label if self.label_neighbors else None
         if n_days == 1:
             # One day (every training step): keep only the real rows of the chosen
             # days, so no padding goes through the layers or needs masking later.
-            days = chosen_days[0]
-            stored = self.bank_hidden[days][self.bank_mask[days]].unsqueeze(0)
-            return self.project2(self.lins(stored)), None
+            days = chosen_days[0] if chosen_ok is None else chosen_days[0][chosen_ok[0]]
+            rows = self.bank_mask[days]
+            stored = self.bank_hidden[days][rows].unsqueeze(0)
+            labels = bank_label[days][rows].unsqueeze(0) if bank_label is not None else None
+            return self.project2(self.lins(stored)), None, labels
         stored = self.bank_hidden[chosen_days].reshape(n_days, -1, self.bank_hidden.shape[-1])
-        stored_mask = self.bank_mask[chosen_days].reshape(n_days, -1)
-        return self.project2(self.lins(stored)), stored_mask
+        stored_mask = self.bank_mask[chosen_days]
+        if chosen_ok is not None:
+            stored_mask = stored_mask & chosen_ok.unsqueeze(-1)
+        stored_mask = stored_mask.reshape(n_days, -1)
+        labels = bank_label[chosen_days].reshape(n_days, -1) if bank_label is not None else None
+        return self.project2(self.lins(stored)), stored_mask, labels
 
-    def _aggregate(self, h, candidates, candidate_mask):
+    def _aggregate(self, h, candidates, candidate_mask, labels=None):
         """Weighted sum of each sample's ``n_neighbor`` most similar candidates.
 
         ``candidate_mask [B, C]`` marks the real candidates; None when all are.
+        With ``labels [B, C]``, also the ``max(cos, 0)``-weighted mean label of the
+        ``label_neighbors`` most similar candidates (0 where there is none).
         """
         similarity = _cosine(self.project1(h), candidates)  # [B, R, C]
         n_neighbor = min(self.n_neighbor, candidates.shape[1])
@@ -290,16 +345,30 @@ class IGMTFModule(nn.Module):
             similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
         top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
         if candidate_mask is None:
-            weights = top_similarity / n_neighbor
+            weights = top_similarity / max(n_neighbor, 1)
         else:
             # Qlib weighs by cos / n_neighbor; with fewer real candidates than
             # n_neighbor (tiny training sets) divide by the number actually used.
-            n_used = candidate_mask.sum(1).clamp(min=1, max=n_neighbor).to(h.dtype)
+            n_used = candidate_mask.sum(1).clamp(min=1, max=max(n_neighbor, 1)).to(h.dtype)
             weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0)
             weights = weights / n_used.view(-1, 1, 1)
         day = torch.arange(h.shape[0], device=h.device).view(-1, 1, 1)
         neighbours = candidates[day, top_index]  # [B, R, n, hidden]
-        return (weights.unsqueeze(-1) * neighbours).sum(2)
+        aggregate = (weights.unsqueeze(-1) * neighbours).sum(2)
+        if labels is None:
+            return aggregate, None
+        return aggregate, self._label_mean(similarity, labels)
+
+    def _label_mean(self, similarity, labels):
+        """Similarity-weighted mean of the known labels of the nearest candidates."""
+        n_label = min(self.label_neighbors, similarity.shape[-1])
+        top_similarity, top_index = similarity.topk(n_label, dim=-1)  # [B, R, n]
+        day = torch.arange(similarity.shape[0], device=similarity.device).view(-1, 1, 1)
+        top_labels = labels[day, top_index]
+        known = top_similarity.isfinite() & top_labels.isfinite()
+        weights = torch.where(known, top_similarity.clamp(min=0.0), 0.0)
+        total = (weights * torch.nan_to_num(top_labels)).sum(-1)
+        return total / weights.sum(-1).clamp(min=1e-6)
 
 
 def load_qlib_igmtf_state_dict(module, state_dict):

@@ -32,6 +32,48 @@ class MaskedMSELoss(torch.nn.Module):
         return error.square().sum() / known.sum().clamp(min=1)
 
 
+def _daily_pearson(y_pred, y_true):
+    """Per-day Pearson correlation of padded day batches ``[n_days, max_rows]``.
+
+    NaN labels (unknown, or padding) are left out. Returns the correlations and a
+    mask of the days where one is defined (two known labels, spread in both).
+    Differentiable in ``y_pred``.
+    """
+    if y_true.dim() == 1:
+        y_pred, y_true = y_pred.unsqueeze(0), y_true.unsqueeze(0)
+    known = torch.isfinite(y_true)
+    weight = known.to(y_pred.dtype)
+    count = weight.sum(1)
+    pred = torch.where(known, y_pred, 0.0)
+    true = torch.nan_to_num(y_true)
+    pred_dev = (pred - (pred.sum(1) / count.clamp(min=1)).unsqueeze(1)) * weight
+    true_dev = (true - (true.sum(1) / count.clamp(min=1)).unsqueeze(1)) * weight
+    cov = (pred_dev * true_dev).sum(1)
+    scale = torch.sqrt(pred_dev.square().sum(1) * true_dev.square().sum(1))
+    valid = (count >= 2) & (scale > 0)
+    return torch.where(valid, cov / torch.where(valid, scale, 1.0), 0.0), valid
+
+
+class DailyICLoss(torch.nn.Module):
+    """Negative mean daily Pearson IC: train on the metric the model is judged by.
+
+    IGMTF trains one trading day per step, so each step's loss is minus that day's
+    correlation between predictions and labels (with padded day batches, minus
+    the mean over the days). It is blind to the predictions' level and scale,
+    which a cross-sectional ranking does not use; MSE also spends capacity on
+    them. NaN labels are ignored, as by :class:`MaskedMSELoss`.
+    """
+
+    def forward(self, y_pred, y_true):
+        if y_pred.shape != y_true.shape:
+            raise ValueError(
+                f"Prediction shape {tuple(y_pred.shape)} does not match target shape "
+                f"{tuple(y_true.shape)}."
+            )
+        ic, valid = _daily_pearson(y_pred, y_true)
+        return -ic.sum() / valid.sum().clamp(min=1)
+
+
 def daily_ic_sums(y_pred, y_true):
     """Sum and count of the per-day Pearson ICs of padded day batches.
 
@@ -49,19 +91,7 @@ def daily_ic_sums(y_pred, y_true):
     n_days : int
         Number of such days.
     """
-    if y_true.dim() == 1:
-        y_pred, y_true = y_pred.unsqueeze(0), y_true.unsqueeze(0)
-    known = torch.isfinite(y_true)
-    weight = known.to(y_pred.dtype)
-    count = weight.sum(1)
-    pred = torch.where(known, y_pred, 0.0)
-    true = torch.nan_to_num(y_true)
-    pred_dev = (pred - (pred.sum(1) / count.clamp(min=1)).unsqueeze(1)) * weight
-    true_dev = (true - (true.sum(1) / count.clamp(min=1)).unsqueeze(1)) * weight
-    cov = (pred_dev * true_dev).sum(1)
-    scale = torch.sqrt(pred_dev.square().sum(1) * true_dev.square().sum(1))
-    valid = (count >= 2) & (scale > 0)
-    ic = torch.where(valid, cov / torch.where(valid, scale, 1.0), 0.0)
+    ic, valid = _daily_pearson(y_pred, y_true)
     return float(ic.sum()), int(valid.sum())
 
 

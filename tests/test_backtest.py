@@ -442,7 +442,7 @@ def test_benchmark_errors():
     scores = make_scores(ohlcv, {d: dict(A=2, B=1) for d in range(3)})
     with pytest.raises(ValueError, match="'SH000300' is not in ohlcv"):
         topk_dropout_backtest(scores, ohlcv, benchmark="SH000300")
-    with pytest.raises(TypeError, match="benchmark must be"):
+    with pytest.raises(TypeError, match="'benchmark' parameter of topk_dropout_backtest must be"):
         topk_dropout_backtest(scores, ohlcv, benchmark=[0.01])
     far = pd.Series([0.01], index=pd.DatetimeIndex(["1999-01-04"]))
     with pytest.raises(ValueError, match="no return on any backtest day"):

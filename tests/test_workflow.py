@@ -194,8 +194,9 @@ def test_validate_config_lists_every_problem(tmp_path):
         "unknown parameter 'train_split' (the workflow validates on the valid segment)",
         "unknown parameter 'colour'",
         "backtest: unknown key(s) speed",
-        "backtest.topk: must be an int >= 1",
-        "backtest.open_cost: must be a rate in [0, 1)",
+        # backtest.*: topk_dropout_backtest's own constraints, in scikit-learn's words.
+        "backtest.topk: must be an int in the range [1, inf)",
+        "backtest.open_cost: must be a float in the range [0.0, 1.0)",
         "segments.test: starts (2020-06-30) after it ends (2020-05-01)",
         "train (2020-01-01 .. 2020-03-31) and valid (2020-03-15 .. 2020-04-30) overlap",
         "report: must be true or false",

@@ -163,9 +163,12 @@ def test_date_indexed_series_and_non_panels():
         ({"n_splits": 5}, "needs at least 13 dates"),  # 5 x 2 + gap 2 + 1 training date > 12
         ({"n_splits": 3, "test_days": 4}, "needs at least 15 dates"),
         ({"n_splits": 2, "test_days": 3, "train_days": 7}, "needs at least 15 dates"),
-        ({"n_splits": 0}, "n_splits must be an int >= 1"),
-        ({"n_splits": 2, "gap_days": -1}, "gap_days must be an int >= 0"),
-        ({"n_splits": 2, "test_days": 1.5}, "test_days must be an int >= 1"),
+        (
+            {"n_splits": 0},
+            r"'n_splits' parameter of WalkForwardSplit must be an int in the range \[1,",
+        ),
+        ({"n_splits": 2, "gap_days": -1}, r"'gap_days' parameter .* an int in the range \[0,"),
+        ({"n_splits": 2, "test_days": 1.5}, r"'test_days' parameter .* an int in the range \[1,"),
     ],
 )
 def test_walk_forward_refuses_impossible_folds(params, message):
@@ -194,7 +197,7 @@ def test_purged_k_fold_refuses_impossible_folds():
         list(PurgedKFoldByDate(n_splits=5).split(_grid_panel(4)))
     with pytest.raises(ValueError, match="no training date"):
         list(PurgedKFoldByDate(n_splits=2, purge_days=3).split(_grid_panel(6)))
-    with pytest.raises(ValueError, match="n_splits must be an int >= 2"):
+    with pytest.raises(ValueError, match=r"'n_splits' parameter .* an int in the range \[2,"):
         PurgedKFoldByDate(n_splits=1).get_n_splits()
 
 

@@ -12,23 +12,17 @@ as ``cv=``.
 
 from __future__ import annotations
 
-import numbers
 from abc import abstractmethod
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
 from .._utils._panel import DATETIME
 
 __all__ = ["PurgedKFoldByDate", "WalkForwardSplit"]
-
-
-def _check_int(value, name, minimum):
-    """``value`` as an int, refusing bools, floats and values below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def panel_dates(X):
@@ -73,7 +67,23 @@ def panel_dates(X):
 
 
 class _DateSplitter(BaseCrossValidator):
-    """Shared machinery: subclasses choose day numbers, this maps them to rows."""
+    """Shared machinery: subclasses choose day numbers, this maps them to rows.
+
+    A splitter is not an estimator and has no ``fit``: its parameters are
+    checked against ``_parameter_constraints`` each time folds are asked for
+    (``get_n_splits``, ``split``, ``split_days``, ``fold_dates``), so that
+    ``set``-ting an attribute after construction is checked too.
+    """
+
+    _parameter_constraints: dict = {}
+
+    def _validate_params(self):
+        """Check the parameters against ``_parameter_constraints`` (scikit-learn's rules)."""
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
 
     @abstractmethod
     def split_days(self, n_dates):
@@ -91,7 +101,8 @@ class _DateSplitter(BaseCrossValidator):
         -------
         n_splits : int
         """
-        return _check_int(self.n_splits, "n_splits", self._min_splits)
+        self._validate_params()
+        return int(self.n_splits)
 
     def split(self, X, y=None, groups=None):
         """Generate the row positions of each fold's training and test sets.
@@ -225,7 +236,13 @@ class WalkForwardSplit(_DateSplitter):
     2     2024-01-08 2024-01-10           3
     """
 
-    _min_splits = 1
+    _parameter_constraints: dict = {
+        "n_splits": [Interval(Integral, 1, None, closed="left")],
+        "test_days": [Interval(Integral, 1, None, closed="left"), None],
+        "train_days": [Interval(Integral, 1, None, closed="left"), None],
+        "expanding": ["boolean"],
+        "gap_days": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_splits=5, *, test_days=None, train_days=None, expanding=True, gap_days=2):
         self.n_splits = n_splits
@@ -253,15 +270,13 @@ class WalkForwardSplit(_DateSplitter):
             If the dates do not cover ``n_splits`` test windows, the gap and at
             least one training date (``train_days`` when given).
         """
-        n_splits = self.get_n_splits()
-        gap = _check_int(self.gap_days, "gap_days", 0)
+        n_splits = self.get_n_splits()  # checks every parameter
+        gap = int(self.gap_days)
         if self.test_days is None:
             test_days = n_dates // (n_splits + 1)
         else:
-            test_days = _check_int(self.test_days, "test_days", 1)
-        train_days = (
-            None if self.train_days is None else _check_int(self.train_days, "train_days", 1)
-        )
+            test_days = int(self.test_days)
+        train_days = None if self.train_days is None else int(self.train_days)
         first_test = n_dates - n_splits * test_days
         # Dates before the first fold's gap: what the first fold can train on.
         available = first_test - gap
@@ -345,7 +360,11 @@ class PurgedKFoldByDate(_DateSplitter):
     2     2024-01-09 2024-01-11           5
     """
 
-    _min_splits = 2
+    _parameter_constraints: dict = {
+        "n_splits": [Interval(Integral, 2, None, closed="left")],
+        "purge_days": [Interval(Integral, 0, None, closed="left")],
+        "embargo_days": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(self, n_splits=5, *, purge_days=2, embargo_days=0):
         self.n_splits = n_splits
@@ -371,9 +390,8 @@ class PurgedKFoldByDate(_DateSplitter):
             If there are fewer dates than folds, or purging and embargoing
             leave a fold without training dates.
         """
-        n_splits = self.get_n_splits()
-        purge = _check_int(self.purge_days, "purge_days", 0)
-        embargo = _check_int(self.embargo_days, "embargo_days", 0)
+        n_splits = self.get_n_splits()  # checks every parameter
+        purge, embargo = int(self.purge_days), int(self.embargo_days)
         if n_dates < n_splits:
             raise ValueError(f"{self!r} needs at least {n_splits} dates, got {n_dates}.")
         sizes = np.full(n_splits, n_dates // n_splits)

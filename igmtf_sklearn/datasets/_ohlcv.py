@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import validate_params
 
 from .._utils._panel import PANEL_LEVELS
 
@@ -19,6 +20,14 @@ _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
+@validate_params(
+    {
+        "path_or_frame": [str, os.PathLike, pd.DataFrame],
+        "datetime_col": [str],
+        "instrument_col": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_ohlcv(path_or_frame, *, datetime_col="datetime", instrument_col="instrument"):
     """Read a long-format OHLCV table into a panel.
 
@@ -75,11 +84,6 @@ def _load(path_or_frame, datetime_col, instrument_col):
     if isinstance(path_or_frame, pd.DataFrame):
         frame = _flatten_index(path_or_frame)
         return frame, _resolve_columns(frame.columns, datetime_col, instrument_col)
-    if not isinstance(path_or_frame, str | os.PathLike):
-        raise TypeError(
-            "path_or_frame must be a path to a .csv / .parquet file or a pandas DataFrame, "
-            f"got {type(path_or_frame).__name__}."
-        )
     path = Path(path_or_frame)
     name = path.name.lower()
     if name.endswith(_PARQUET_SUFFIXES):

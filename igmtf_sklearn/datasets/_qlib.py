@@ -12,12 +12,14 @@ first value, the rest are the values of consecutive calendar days.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import validate_params
 
 from .._utils._panel import PANEL_LEVELS
 
@@ -28,6 +30,20 @@ _BIN_SUFFIX = ".day.bin"
 _DUMP_HINT = "re-dump it with Qlib's scripts/dump_bin.py (or delete it to read that field as NaN)"
 
 
+_DATE = [str, datetime.date, np.datetime64, None]
+
+
+@validate_params(
+    {
+        "provider_uri": [str, os.PathLike],
+        "instruments": [str, dict, Iterable],
+        "start_time": _DATE,
+        "end_time": _DATE,
+        "fields": [str, "array-like", None],
+        "members_only": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_qlib(
     provider_uri,
     instruments="csi300",
@@ -246,11 +262,6 @@ def _read_spells(root: Path, market: str, calendar) -> dict[str, list[tuple[int,
 
 
 def _check_codes(root: Path, instruments) -> list[str]:
-    if not isinstance(instruments, Iterable):
-        raise ValueError(
-            f"instruments must be a market name, a list of codes or Qlib's instruments dict, "
-            f"got {type(instruments).__name__}."
-        )
     codes = sorted({str(code).strip().upper() for code in instruments})
     if not codes:
         raise ValueError("instruments is an empty list; pass at least one code, e.g. ['SH600000'].")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._utils._panel import PANEL_LEVELS
 
@@ -21,6 +25,21 @@ _NOISE_CLIP = 8.0  # idiosyncratic shocks are capped at +-8 sd
 _BURN_IN = 80  # days simulated before `start` so windows and the latent are warm
 
 
+@validate_params(
+    {
+        "n_instruments": [Interval(Integral, 1, None, closed="left")],
+        "n_days": [Interval(Integral, 3, None, closed="left")],
+        "n_sectors": [Interval(Integral, 1, None, closed="left")],
+        "start": [str, datetime.date, np.datetime64],
+        "return_signal": ["boolean"],
+        "churn": [Interval(Real, 0, 1, closed="both")],
+        # > 2 so that the noise has a variance.
+        "noise_df": [Interval(Real, 2, None, closed="neither")],
+        "signal_scale": [Real],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_stock_panel(
     n_instruments=300,
     n_days=1000,
@@ -143,7 +162,6 @@ def make_stock_panel(
     >>> panel.columns.tolist()
     ['open', 'high', 'low', 'close', 'volume']
     """
-    _check_args(n_instruments, n_days, n_sectors, churn, noise_df)
     rng = check_random_state(random_state)
     n_total = _BURN_IN + n_days
     params = _instrument_params(rng, n_instruments, n_sectors)
@@ -155,20 +173,6 @@ def make_stock_panel(
         return panel
     signal = mu[_BURN_IN:][present].astype(np.float32)
     return panel, pd.Series(signal, index=panel.index, name="signal")
-
-
-def _check_args(n_instruments, n_days, n_sectors, churn, noise_df) -> None:
-    for name, value, low in (
-        ("n_instruments", n_instruments, 1),
-        ("n_days", n_days, 3),
-        ("n_sectors", n_sectors, 1),
-    ):
-        if not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    if not 0 <= churn <= 1:
-        raise ValueError(f"churn must be in [0, 1], got {churn!r}.")
-    if not noise_df > 2:
-        raise ValueError(f"noise_df must be > 2 so the noise has a variance, got {noise_df!r}.")
 
 
 def _instrument_params(rng, n_instruments, n_sectors) -> dict:

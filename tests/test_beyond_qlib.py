@@ -93,8 +93,14 @@ def test_label_neighbors_fit_predict_deterministic(label_model, split_market):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"label_neighbors": -1}, "label_neighbors must be an int >= 0"),
-        ({"label_neighbors": 2, "label_horizon": 0}, "label_horizon must be an int >= 1"),
+        (
+            {"label_neighbors": -1},
+            "'label_neighbors' parameter of IGMTFRegressor must be an int in the range \\[0, inf\\)",
+        ),
+        (
+            {"label_neighbors": 2, "label_horizon": 0},
+            "'label_horizon' parameter of IGMTFRegressor must be an int in the range \\[1, inf\\)",
+        ),
     ],
 )
 def test_bad_label_parameters(split_market, params, message):

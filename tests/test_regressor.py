@@ -116,15 +116,18 @@ def test_pretrained_weights_of_another_shape_are_refused(market):
 
 def test_default_validation_is_the_last_dates_with_a_gap(market):
     X, y, _, _ = market
-    model = IGMTFRegressor(**SMALL)
-    split = model._fit_panel(X, y)
-    n_days = X.index.get_level_values(0).nunique()
-    n_valid = round(0.2 * n_days)
-    assert split.valid.n_days == n_valid
-    assert split.train.n_days == n_days - n_valid - 2
-    assert split.train.dates.max() < split.valid.dates.min()
-    all_dates = X.index.get_level_values(0).unique()
-    assert list(split.valid.dates) == list(all_dates[-n_valid:])
+    seen = {}
+
+    class RecordSplit(Callback):
+        def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+            seen.update(train=dataset_train.dates, valid=dataset_valid.dates)
+
+    params = {**SMALL, "pretrain_epochs": 0, "max_epochs": 1, "callbacks": [RecordSplit()]}
+    IGMTFRegressor(**params).fit(X, y)
+    dates = X.index.get_level_values(0).unique()
+    n_valid = round(0.2 * len(dates))
+    assert list(seen["valid"]) == list(dates[-n_valid:])
+    assert list(seen["train"]) == list(dates[: len(dates) - n_valid - 2])
 
 
 def test_date_valid_split_rejects_impossible_sizes():

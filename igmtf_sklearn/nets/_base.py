@@ -11,17 +11,20 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from skorch import NeuralNetRegressor
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_device
 
 from .._utils._panel import check_panel_index, day_slices
+from .._utils._param_validation import validate_estimator_parameters
 from ..metrics import mean_ic
 from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import ExplicitValidation
@@ -37,11 +40,15 @@ _ALPHA_COLUMN = re.compile(r"^([A-Z]+)(\d+)$")
 _SCORING_ROWS = 512
 
 
-class _PanelSplit(NamedTuple):
-    """Training and validation panels, already split, handed to skorch's fit loop."""
+class _InputLayout(NamedTuple):
+    """How the feature columns feed the network: ``d_feat`` fields x ``seq_len`` lags."""
 
-    train: DayPanel
-    valid: DayPanel | None
+    d_feat: int
+    feature_names: np.ndarray
+
+    @property
+    def seq_len(self):
+        return len(self.feature_names) // self.d_feat
 
 
 def _infer_d_feat(columns):
@@ -102,6 +109,28 @@ class _PanelNet(NeuralNetRegressor):
     # Attributes holding fitted sub-estimators that ``save`` stores with this one.
     _fitted_nets = ()
 
+    # Checked once at the start of ``fit`` (``validate_estimator_parameters``). skorch's
+    # prefixed parameters (``module__*`` ...) are left to the objects they configure.
+    _parameter_constraints: dict = {
+        "d_feat": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "base_model": [StrOptions({"GRU", "LSTM"})],
+        "label_norm": [StrOptions({"csrank", "cszscore"}), None],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "train_split": [callable, None],
+        # skorch's own parameters that the estimators document.
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "device": [str, torch.device, None],
+    }
+
     # -- input validation -----------------------------------------------------
     def _check_features(self, X, *, fitting):
         check_panel_index(X, name="X")
@@ -152,30 +181,58 @@ class _PanelNet(NeuralNetRegressor):
             )
         if y.isna().all():
             raise ValueError("Every label in y is NaN: there is nothing to train on.")
-        norm = _LABEL_NORMS[self._label_norm()] if normalise else None
+        values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(values).any():
+            # An infinite label would take the top rank (csrank), turn its whole day
+            # into NaN (cszscore) or dominate the loss: refuse it before any work.
+            raise ValueError(
+                f"y contains {int(np.isinf(values).sum())} infinite value(s); labels must be "
+                "finite or NaN (NaN rows are left out of training). Replace them, e.g. with "
+                "y.replace([np.inf, -np.inf], np.nan)."
+            )
+        norm = _LABEL_NORMS[self.label_norm] if normalise else None
         labels = norm(y) if norm is not None else y
         return labels.to_numpy(dtype=np.float32)
 
-    def _label_norm(self):
-        if self.label_norm not in _LABEL_NORMS:
-            raise ValueError(
-                f"label_norm must be one of 'csrank', 'cszscore' or None, got {self.label_norm!r}."
-            )
-        return self.label_norm
+    def _input_layout(self, X):
+        """Validate X's panel index and column layout against the parameters and the fit.
 
-    def _check_d_feat(self, X):
+        With ``warm_start``, a fitted network reads a fixed number of fields and
+        lags: a different layout is refused, as it would be misread row by row.
+        """
+        check_panel_index(X, name="X")  # before reading any column
         d_feat = self.d_feat if self.d_feat is not None else _infer_d_feat(X.columns)
         if d_feat is None:
             raise ValueError(
                 "Cannot infer d_feat: the columns are not in Alpha360's layout (CLOSE59 .. CLOSE0, "
                 "OPEN59 ...). Pass d_feat, the number of fields per time step."
             )
-        if not isinstance(d_feat, int | np.integer) or d_feat < 1 or X.shape[1] % d_feat:
+        if X.shape[1] % d_feat:
             raise ValueError(
                 f"X has {X.shape[1]} columns, which is not a multiple of d_feat={d_feat!r}: the "
                 "features must be d_feat fields x seq_len lags in feature-major order."
             )
-        return int(d_feat)
+        layout = _InputLayout(int(d_feat), np.asarray(X.columns, dtype=object))
+        if self.warm_start and self.initialized_ and hasattr(self, "d_feat_"):
+            fitted = (self.d_feat_, self.seq_len_)
+            if (layout.d_feat, layout.seq_len) != fitted:
+                raise ValueError(
+                    f"warm_start=True continues training the fitted network, which reads "
+                    f"d_feat={fitted[0]} fields x {fitted[1]} lags; X has d_feat={layout.d_feat} "
+                    f"x {layout.seq_len}. Pass features in the fitted layout, or set "
+                    "warm_start=False to train a new network."
+                )
+        return layout
+
+    def _set_layout(self, layout):
+        self.d_feat_ = layout.d_feat
+        self.seq_len_ = layout.seq_len
+        self.n_features_in_ = len(layout.feature_names)
+        self.feature_names_in_ = layout.feature_names
+
+    def _layout(self):
+        """The fitted input layout."""
+        return _InputLayout(self.d_feat_, self.feature_names_in_)
 
     # -- panels ---------------------------------------------------------------
     def _make_panel(self, X, y=None, *, fitting=False, normalise=True):
@@ -195,21 +252,27 @@ class _PanelNet(NeuralNetRegressor):
         return DayPanel(X_tensor, y_tensor, counts, dates)
 
     def _split(self, panel):
-        if not self.train_split:
-            return _PanelSplit(panel, None)
+        """The training and validation panels of ``panel`` by ``train_split``."""
+        if self.train_split is None:
+            return panel, None
         if isinstance(self.train_split, ExplicitValidation):
-            return _PanelSplit(*self.train_split(panel, make_panel=self._make_panel))
-        return _PanelSplit(*self.train_split(panel))
+            return self.train_split(panel, make_panel=self._make_panel)
+        return self.train_split(panel)
 
     # -- skorch hooks ---------------------------------------------------------
     def check_data(self, X, y=None):
         """Inputs are validated in ``fit`` and ``predict``; skorch's check does not apply."""
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Return the panels ``fit`` split already (skorch calls this in its fit loop)."""
-        if isinstance(X, _PanelSplit):
-            return X.train, X.valid
-        return self._split(self.get_dataset(X, y))
+        """Split the panel by date with ``train_split`` (skorch calls this in its fit loop).
+
+        Inside :meth:`_fit_panels` the split made before training is returned, so that
+        a pretrained base and the network validate on the very same days.
+        """
+        dataset = self.get_dataset(X, y)
+        if hasattr(self, "_fixed_valid"):
+            return dataset, self._fixed_valid
+        return self._split(dataset)
 
     def get_dataset(self, X, y=None):
         """A ``DayPanel`` of X (and y)."""
@@ -224,16 +287,51 @@ class _PanelNet(NeuralNetRegressor):
             y_pred = self.evaluation_step(batch, training=training)
             yield to_device(y_pred[batch[0]["mask"]], device=device)
 
-    def _fit_panel(self, X, y):
-        """Validate the training data, record the fitted input attributes, split by date."""
-        check_panel_index(X, name="X")  # before reading any column
-        d_feat = self._check_d_feat(X)
+    def _fit(self, X, y, **fit_params):
+        """``fit``: check parameters and data before any work, split by date, train."""
+        validate_estimator_parameters(self)
+        layout = self._input_layout(X)
         panel = self._make_panel(X, y, fitting=True)
-        self.d_feat_ = d_feat
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.seq_len_ = self.n_features_in_ // d_feat
-        return self._split(panel)
+        self._set_layout(layout)  # ExplicitValidation checks its columns against the fit
+        train, valid = self._split(panel)
+        return self._fit_panels(train, valid, layout, **fit_params)
+
+    def _fit_panels(self, train, valid, layout, **fit_params):
+        """Train on panels already validated and split by date.
+
+        The one training entry point: ``fit`` calls it, and so does IGMTF to
+        pretrain its base on the same split. A new network is built unless
+        ``warm_start`` continues a fitted one.
+
+        Parameters
+        ----------
+        train : DayPanel
+            The training days, labels normalised.
+        valid : DayPanel or None
+            The validation days, or None to train without validation.
+        layout : _InputLayout
+            The input layout of the panels, recorded as the fitted attributes.
+        **fit_params
+            Passed to skorch's fit loop.
+
+        Returns
+        -------
+        self
+        """
+        with _seeded(self.random_state, self.device):
+            self._set_layout(layout)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+                self._initialize_weights(train, valid)
+            self._fixed_valid = valid  # read by get_split_datasets in skorch's loop
+            try:
+                self.partial_fit(train, None, **fit_params)
+            finally:
+                del self._fixed_valid
+        return self
+
+    def _initialize_weights(self, train, valid):
+        """Hook run once the network is built, before training (IGMTF pretrains here)."""
 
     def _callbacks_before_log(self):
         """Default callbacks between skorch's losses and the log line."""
@@ -242,7 +340,7 @@ class _PanelNet(NeuralNetRegressor):
             ("gradient_clipping", GradientValueClipping(self.clip_value)),
         ]
         # skorch's EarlyStopping fails on a fit with no epoch: nothing to stop then.
-        if self.train_split and self.patience is not None and self.max_epochs:
+        if self.train_split is not None and self.patience is not None and self.max_epochs:
             callbacks.append(("early_stopping", self._early_stopping()))
         return callbacks
 
@@ -256,10 +354,13 @@ class _PanelNet(NeuralNetRegressor):
             "base_model": self.base_model,
         }
 
+    def _module_architecture(self):
+        """The module's effective constructor arguments: ``module__*`` override the parameters."""
+        return {**self._module_kwargs(), **self.get_params_for("module")}
+
     def initialize_module(self):
         """Build the network from the architecture parameters (``module__*`` override them)."""
-        kwargs = {**self._module_kwargs(), **self.get_params_for("module")}
-        self.module_ = self.initialized_instance(self.module, kwargs)
+        self.module_ = self.initialized_instance(self.module, self._module_architecture())
         return self
 
     def _module_d_feat(self):

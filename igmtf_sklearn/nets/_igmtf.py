@@ -12,12 +12,14 @@ needs no training data.
 from __future__ import annotations
 
 import os
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from skorch.callbacks import EarlyStopping
 
-from ._base import _SCORING_ROWS, _draw_seed, _PanelNet, _PanelSplit, _seeded
+from ._base import _SCORING_ROWS, _draw_seed, _PanelNet
 from ._date_split import DateValidSplit
 from ._day_data import DayBlockIterator, OneDayIterator
 from ._module import IGMTFModule
@@ -149,6 +151,19 @@ class IGMTFRegressor(_PanelNet):
     # The pretrained base is saved and loaded with the model.
     _fitted_nets = ("pretrained_model_",)
 
+    _parameter_constraints: dict = {
+        **_PanelNet._parameter_constraints,
+        "k_day": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbor": [Interval(Integral, 1, None, closed="left")],
+        "label_neighbors": [Interval(Integral, 0, None, closed="left")],
+        "label_horizon": [Interval(Integral, 1, None, closed="left")],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
+        "pretrain_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "pretrain_patience": [Interval(Integral, 1, None, closed="left"), None],
+        "pretrained": [dict, str, os.PathLike, RNNRegressor, None],
+    }
+
     def __init__(
         self,
         *,
@@ -218,15 +233,6 @@ class IGMTFRegressor(_PanelNet):
             threshold_mode="abs",
             load_best=True,
         )
-
-    def _check_counts(self):
-        for name, minimum in (("k_day", 1), ("n_neighbor", 1), ("label_neighbors", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-        value = self.label_horizon
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"label_horizon must be an int >= 1, got {value!r}.")
 
     def _module_kwargs(self):
         return {
@@ -307,7 +313,11 @@ class IGMTFRegressor(_PanelNet):
                 for start in range(0, len(panel), self.batch_size)
             ]
         module.train(was_training)
-        return torch.cat(hidden) if hidden else module.bank_hidden.new_zeros((0, self.hidden_size))
+        return (
+            torch.cat(hidden)
+            if hidden
+            else module.bank_hidden.new_zeros((0, module.bank_hidden.shape[-1]))
+        )
 
     def extend_memory_bank(self, X, y=None):
         """Add newly labelled days to the memory bank, as a model run daily would.
@@ -395,13 +405,15 @@ class IGMTFRegressor(_PanelNet):
                 f"num_layers and d_feat={self.d_feat_}): {error}"
             ) from None
 
-    def _pretrain(self, split):
+    def _pretrain(self, train, valid):
+        """Fit the base RNN on IGMTF's own split; its architecture is the encoder's."""
+        architecture = self._module_architecture()
         base = RNNRegressor(
             d_feat=self.d_feat_,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            dropout=self.dropout,
-            base_model=self.base_model,
+            hidden_size=architecture["hidden_size"],
+            num_layers=architecture["num_layers"],
+            dropout=architecture["dropout"],
+            base_model=architecture["base_model"],
             label_norm=None,  # the split panels hold labels normalised already
             patience=self.pretrain_patience,
             clip_value=self.clip_value,
@@ -409,22 +421,21 @@ class IGMTFRegressor(_PanelNet):
             lr=self.pretrain_lr,
             max_epochs=self.pretrain_epochs,
             batch_size=self.pretrain_batch_size,
-            # fit() receives the panels already split; this only says whether to validate.
-            train_split=DateValidSplit() if split.valid is not None else None,
+            iterator_valid__batch_size=self.batch_size,  # validation blocks, as IGMTF's
+            # The base validates on the days split off below, by the same rule.
+            train_split=self.train_split,
             device=self.device,
             verbose=self.verbose,
         )
-        base.d_feat_, base.seq_len_ = self.d_feat_, self.seq_len_
-        base.n_features_in_, base.feature_names_in_ = self.n_features_in_, self.feature_names_in_
-        return base.fit(split)
+        return base._fit_panels(train, valid, self._layout())
 
-    def _initialize_encoder(self, split):
+    def _initialize_weights(self, train, valid):
         """Pretrain the base RNN (or load ``pretrained``) and copy it into the encoder."""
         self.pretrained_model_ = None
         if self.pretrained is not None:
             self._load_encoder(self._pretrained_state())
         elif self.pretrain_epochs:
-            self.pretrained_model_ = self._pretrain(split)
+            self.pretrained_model_ = self._pretrain(train, valid)
             self._load_encoder(self.pretrained_model_.module_.state_dict())
 
     def fit(self, X, y=None, **fit_params):
@@ -444,17 +455,10 @@ class IGMTFRegressor(_PanelNet):
         -------
         self : IGMTFRegressor
         """
-        self._check_counts()
-        with _seeded(self.random_state, self.device):
-            split = self._fit_panel(X, y)
-            if not self.warm_start or not self.initialized_:
-                self.initialize()
-                self._initialize_encoder(split)
-            self.partial_fit(split, None, **fit_params)
-        return self
+        return self._fit(X, y, **fit_params)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         """Make sure a memory bank exists even if no epoch ran (``max_epochs=0``)."""
         super().on_train_end(net, X=X, y=y, **kwargs)
-        if not self.module_.has_memory_bank and isinstance(X, _PanelSplit):
-            self.update_memory_bank(X.train)
+        if not self.module_.has_memory_bank and X is not None:
+            self.update_memory_bank(self.get_dataset(X))

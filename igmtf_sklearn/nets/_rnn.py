@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from skorch.callbacks import EarlyStopping
 
-from ._base import _SCORING_ROWS, _draw_seed, _PanelNet, _PanelSplit, _seeded
+from ._base import _draw_seed, _PanelNet
 from ._date_split import DateValidSplit
 from ._day_data import DayBlockIterator, RowBatchIterator
 from ._module import RNNModule
@@ -50,7 +50,12 @@ class RNNRegressor(_PanelNet):
     max_epochs : int, default=200
         Epochs at most.
     batch_size : int, default=800
-        Rows per training step.
+        Rows per training step, and about the rows per forward pass when
+        validating, scoring or predicting: whole days are kept together, a day
+        larger than that gets a pass of its own. As in skorch,
+        ``iterator_valid__batch_size=...`` sets the second use apart (IGMTF's
+        pretraining passes its own ``batch_size`` there). Predictions do not
+        depend on it beyond float rounding; on a GPU larger blocks are faster.
     train_split : callable or None, default=DateValidSplit(0.2, gap_days=2)
         Date-based validation split; ``ExplicitValidation(X_valid, y_valid)`` for a
         fixed validation segment; None trains without validation.
@@ -120,7 +125,8 @@ class RNNRegressor(_PanelNet):
         """Random row batches for training, blocks of days for scoring."""
         if training:
             return RowBatchIterator(dataset, self.batch_size, seed=_draw_seed())
-        return DayBlockIterator(dataset, _SCORING_ROWS, self.device)
+        rows = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        return DayBlockIterator(dataset, rows, self.device)
 
     def fit(self, X, y=None, **fit_params):
         """Fit the RNN on a feature panel.
@@ -138,9 +144,4 @@ class RNNRegressor(_PanelNet):
         -------
         self : RNNRegressor
         """
-        with _seeded(self.random_state, self.device):
-            split = X if isinstance(X, _PanelSplit) else self._fit_panel(X, y)
-            if not self.warm_start or not self.initialized_:
-                self.initialize()
-            self.partial_fit(split, None, **fit_params)
-        return self
+        return self._fit(X, y, **fit_params)

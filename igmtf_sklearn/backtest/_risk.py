@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from numbers import Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 #: Periods per year, as Qlib's ``risk_analysis`` counts them (238 trading days,
 #: the A-share market's; 240 minutes a day).
@@ -53,6 +55,15 @@ def _as_return_series(returns) -> pd.Series:
     return returns.astype(np.float64).dropna()
 
 
+@validate_params(
+    {
+        "returns": ["array-like"],
+        "freq": [str],
+        "N": [Interval(Real, 0, None, closed="neither"), None],
+        "mode": [StrOptions({"sum", "product"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def risk_analysis(returns, *, freq="day", N=None, mode="sum") -> pd.Series:
     """Risk statistics of a return series, as Qlib's ``risk_analysis``.
 
@@ -108,12 +119,8 @@ def risk_analysis(returns, *, freq="day", N=None, mode="sum") -> pd.Series:
     >>> risk.round(4).to_dict()
     {'mean': 0.0067, 'std': 0.0252, 'annualized_return': 1.5867, 'information_ratio': 4.0868, 'max_drawdown': -0.02}
     """
-    if mode not in ("sum", "product"):
-        raise ValueError(f"mode must be 'sum' or 'product', got {mode!r}.")
     if N is None:
         N = _periods_per_year(freq)
-    elif not (isinstance(N, int | float | np.number) and not isinstance(N, bool) and N > 0):
-        raise ValueError(f"N (periods per year) must be a positive number, got {N!r}.")
     r = _as_return_series(returns)
     if r.empty:
         return pd.Series(np.nan, index=list(RISK_METRICS), name="risk")

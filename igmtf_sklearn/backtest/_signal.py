@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._utils._panel import DATETIME, check_panel_index, day_codes, day_slices
 from .._utils._stats import mean_over_std
@@ -72,6 +74,12 @@ def _pairs(scores, labels) -> pd.DataFrame:
     return frame
 
 
+#: Any array-like; the panel index is then checked with an error that says how to build one.
+_SCORES_AND_LABELS = {"scores": ["array-like"], "labels": ["array-like"]}
+_N_GROUPS = [Interval(Integral, 2, None, closed="left")]
+
+
+@validate_params({**_SCORES_AND_LABELS, "n_groups": _N_GROUPS}, prefer_skip_nested_validation=True)
 def group_returns(scores, labels, n_groups=5) -> pd.DataFrame:
     """Mean label of each score group, day by day, as Qlib's ``_group_return``.
 
@@ -96,13 +104,7 @@ def group_returns(scores, labels, n_groups=5) -> pd.DataFrame:
         finite label are dropped; a day with fewer than ``n_groups`` scored
         rows has NaN groups.
     """
-    return _group_returns(_pairs(scores, labels), _check_n_groups(n_groups))
-
-
-def _check_n_groups(n_groups) -> int:
-    if not (isinstance(n_groups, int | np.integer) and n_groups >= 2):
-        raise ValueError(f"n_groups must be an int >= 2, got {n_groups!r}.")
-    return int(n_groups)
+    return _group_returns(_pairs(scores, labels), int(n_groups))
 
 
 def _group_returns(frame: pd.DataFrame, n_groups: int) -> pd.DataFrame:
@@ -145,6 +147,14 @@ def _ann_stats(returns: pd.Series, ann_scaler: float) -> tuple[float, float]:
         return float(mean * ann_scaler), float(np.float64(mean) / std * np.sqrt(ann_scaler))
 
 
+@validate_params(
+    {
+        **_SCORES_AND_LABELS,
+        "n_groups": _N_GROUPS,
+        "ann_scaler": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def signal_analysis(scores, labels, *, n_groups=5, ann_scaler=252) -> SignalAnalysis:
     """Daily IC, monthly IC and score-group returns of a signal, as Qlib's analyses.
 
@@ -180,9 +190,8 @@ def signal_analysis(scores, labels, *, n_groups=5, ann_scaler=252) -> SignalAnal
     >>> sorted(analysis.summary)[:2]
     ['IC', 'ICIR']
     """
-    n_groups = _check_n_groups(n_groups)
     frame = _pairs(scores, labels)
-    groups = _group_returns(frame, n_groups)
+    groups = _group_returns(frame, int(n_groups))
     valid = frame[np.isfinite(frame["label"].to_numpy())]
     if valid.empty:
         raise ValueError("No row has both a finite score and a finite label.")

@@ -104,8 +104,10 @@ def _every_invalid_setting(func):
 @_every_invalid_setting
 @validate_params(
     {
-        "scores": [pd.Series, pd.DataFrame],
-        "ohlcv": [pd.DataFrame],
+        # Any array-like; the panel index is then checked with an error that says
+        # how to build one.
+        "scores": ["array-like"],
+        "ohlcv": ["array-like"],
         "benchmark": [str, pd.Series, None],
         "forbid_all_trade_at_limit": ["boolean"],
         "sell_delisted": ["boolean"],

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import validate_params
 
 from igmtf_sklearn._utils._panel import DATETIME, check_panel_index, day_slices
 from igmtf_sklearn._utils._stats import mean_over_std
@@ -40,6 +41,10 @@ class UndefinedICWarning(UserWarning):
 # ---------------------------------------------------------------------------
 # Input handling
 # ---------------------------------------------------------------------------
+
+#: The public metrics' constraints. Any array-like passes here; the panel index
+#: is then checked with an error that says how to build one.
+_IC_PARAMETERS = {"y_true": ["array-like"], "y_pred": ["array-like"]}
 
 
 def _single_column(y, name: str):
@@ -195,6 +200,7 @@ def _daily_correlation(labels, preds, index: pd.MultiIndex, *, rank: bool) -> pd
 # ---------------------------------------------------------------------------
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def daily_ic(y_true, y_pred) -> pd.Series:
     """Pearson correlation between prediction and label on each day.
 
@@ -221,6 +227,7 @@ def daily_ic(y_true, y_pred) -> pd.Series:
     return _daily_correlation(*_prepare(y_true, y_pred), rank=False)
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def daily_rank_ic(y_true, y_pred) -> pd.Series:
     """Spearman (rank) correlation between prediction and label on each day.
 
@@ -258,6 +265,7 @@ def _mean(daily: pd.Series) -> float:
     return float(daily.mean())
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def mean_ic(y_true, y_pred) -> float:
     """Mean of the daily IC (Qlib's ``IC``).
 
@@ -283,6 +291,7 @@ def mean_ic(y_true, y_pred) -> float:
     return _mean(daily)
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def mean_rank_ic(y_true, y_pred) -> float:
     """Mean of the daily rank IC (Qlib's ``Rank IC``).
 
@@ -308,6 +317,7 @@ def mean_rank_ic(y_true, y_pred) -> float:
     return _mean(daily)
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def icir(y_true, y_pred) -> float:
     """Mean over standard deviation (ddof=1) of the daily IC (Qlib's ``ICIR``).
 
@@ -333,6 +343,7 @@ def icir(y_true, y_pred) -> float:
     return mean_over_std(daily)
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def rank_icir(y_true, y_pred) -> float:
     """Mean over standard deviation of the daily rank IC (Qlib's ``Rank ICIR``).
 
@@ -359,6 +370,7 @@ def rank_icir(y_true, y_pred) -> float:
     return mean_over_std(daily)
 
 
+@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
 def ic_summary(y_true, y_pred) -> dict[str, float]:
     """Qlib's four IC statistics at once.
 

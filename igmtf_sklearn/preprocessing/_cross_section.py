@@ -16,7 +16,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import validate_data
 
 from .._utils._panel import check_panel_index, day_slices
@@ -119,6 +120,7 @@ def _average_ranks(padded):
     return ranks
 
 
+@validate_params({"obj": ["array-like"]}, prefer_skip_nested_validation=True)
 def cs_zscore_norm(obj):
     """Z-score every column within each day, as Qlib's ``CSZScoreNorm``.
 
@@ -138,6 +140,7 @@ def cs_zscore_norm(obj):
     return _normalize_panel(obj, _zscore_days, _check_numeric_panel(obj, "obj"))
 
 
+@validate_params({"obj": ["array-like"]}, prefer_skip_nested_validation=True)
 def cs_rank_norm(obj):
     """Rank every column within each day, as Qlib's ``CSRankNorm``.
 
@@ -176,7 +179,11 @@ class _CrossSectionalNorm(
     """
 
     _day_func = None  # per-day block function of the subclass
+    # No parameter: nothing to check, but fit goes through scikit-learn's validation
+    # context as every estimator of the package does.
+    _parameter_constraints: dict = {}
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check that ``X`` is a numeric panel; nothing is learned.
 

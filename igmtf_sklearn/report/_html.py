@@ -7,13 +7,16 @@ import contextlib
 import datetime as _dt
 import html
 import numbers
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import validate_params
 
 from .._utils._atomic import atomic_path, atomic_write
+from ..backtest import SignalAnalysis
 from ._figures import render_figures, require_matplotlib
 
 __all__ = ["atomic_path", "atomic_write", "default_metrics", "write_report"]
@@ -157,6 +160,16 @@ def render_html(title, figures: dict, metrics: dict, period: str) -> str:
     return "\n".join(parts)
 
 
+@validate_params(
+    {
+        "output_dir": [str, os.PathLike],
+        "backtest": [pd.DataFrame, tuple, None],
+        "signal": [SignalAnalysis, None],
+        "metrics": [Mapping, None],
+        "title": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def write_report(
     output_dir, *, backtest=None, signal=None, metrics=None, title="IGMTF backtest report"
 ) -> Path:

@@ -7,22 +7,21 @@ selection tools (:data:`ic_scorer`, :data:`rank_ic_scorer`, :data:`icir_scorer`,
 :data:`rank_icir_scorer`, :data:`ic_summary_scorer`).
 """
 
-from igmtf_sklearn.metrics._ic import (
-    UndefinedICWarning,
-    daily_ic,
-    daily_rank_ic,
-    ic_summary,
-    icir,
-    mean_ic,
-    mean_rank_ic,
-    rank_icir,
-)
+from igmtf_sklearn.metrics._ic import daily_ic, daily_rank_ic
 from igmtf_sklearn.metrics._scorer import (
     ic_scorer,
     ic_summary_scorer,
     icir_scorer,
     rank_ic_scorer,
     rank_icir_scorer,
+)
+from igmtf_sklearn.metrics._summary import (
+    UndefinedICWarning,
+    ic_summary,
+    icir,
+    mean_ic,
+    mean_rank_ic,
+    rank_icir,
 )
 
 __all__ = [

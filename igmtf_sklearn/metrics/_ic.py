@@ -13,29 +13,13 @@ days would dominate the cost.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import validate_params
 
 from igmtf_sklearn._utils._panel import DATETIME, check_panel_index, day_slices
-from igmtf_sklearn._utils._stats import mean_over_std
 
-__all__ = [
-    "UndefinedICWarning",
-    "daily_ic",
-    "daily_rank_ic",
-    "ic_summary",
-    "icir",
-    "mean_ic",
-    "mean_rank_ic",
-    "rank_icir",
-]
-
-
-class UndefinedICWarning(UserWarning):
-    """Warned when no day has a defined IC, so the mean IC and ICIR are NaN."""
+__all__ = ["daily_ic", "daily_rank_ic"]
 
 
 # ---------------------------------------------------------------------------
@@ -223,6 +207,21 @@ def daily_ic(y_true, y_pred) -> pd.Series:
     See Also
     --------
     daily_rank_ic : The same with Spearman correlation.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.metrics import daily_ic
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.to_datetime(["2020-01-02", "2020-01-03"]), ["A", "B", "C"]],
+    ...     names=["datetime", "instrument"])
+    >>> y_true = pd.Series([0.01, 0.02, 0.03, 0.03, 0.01, 0.02], index=index)
+    >>> y_pred = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    >>> daily_ic(y_true, y_pred)
+    datetime
+    2020-01-02    1.0
+    2020-01-03   -0.5
+    Name: IC, dtype: float64
     """
     return _daily_correlation(*_prepare(y_true, y_pred), rank=False)
 
@@ -247,158 +246,20 @@ def daily_rank_ic(y_true, y_pred) -> pd.Series:
     rank_ic : pandas.Series
         One value per day of ``y_true``, indexed by ``datetime``, with the NaN
         rules of :func:`daily_ic`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.metrics import daily_rank_ic
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.to_datetime(["2020-01-02", "2020-01-03"]), ["A", "B", "C"]],
+    ...     names=["datetime", "instrument"])
+    >>> y_true = pd.Series([0.01, 0.02, 0.03, 0.03, 0.01, 0.02], index=index)
+    >>> y_pred = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    >>> daily_rank_ic(y_true, y_pred)
+    datetime
+    2020-01-02    1.0
+    2020-01-03   -0.5
+    Name: Rank IC, dtype: float64
     """
     return _daily_correlation(*_prepare(y_true, y_pred), rank=True)
-
-
-def _warn_if_undefined(daily: pd.Series) -> None:
-    if not daily.notna().any():
-        warnings.warn(
-            "No day has a defined IC (each needs at least 2 rows with finite label and "
-            "prediction, not all equal); the mean IC and ICIR are NaN.",
-            UndefinedICWarning,
-            stacklevel=3,
-        )
-
-
-def _mean(daily: pd.Series) -> float:
-    return float(daily.mean())
-
-
-@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def mean_ic(y_true, y_pred) -> float:
-    """Mean of the daily IC (Qlib's ``IC``).
-
-    Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
-    one the result is NaN and an :class:`UndefinedICWarning` is emitted.
-
-    Parameters
-    ----------
-    y_true : pandas.Series or single-column pandas.DataFrame
-        Labels on a ``(datetime, instrument)`` panel index. Unsorted rows are
-        accepted and sorted internally.
-    y_pred : array-like of shape (n_rows,) or (n_rows, 1), or pandas Series/DataFrame
-        Predictions. A pandas object is aligned to ``y_true`` by index key;
-        anything else must be in ``y_true``'s row order.
-
-    Returns
-    -------
-    ic : float
-        Mean daily Pearson IC.
-    """
-    daily = daily_ic(y_true, y_pred)
-    _warn_if_undefined(daily)
-    return _mean(daily)
-
-
-@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def mean_rank_ic(y_true, y_pred) -> float:
-    """Mean of the daily rank IC (Qlib's ``Rank IC``).
-
-    Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
-    one the result is NaN and an :class:`UndefinedICWarning` is emitted.
-
-    Parameters
-    ----------
-    y_true : pandas.Series or single-column pandas.DataFrame
-        Labels on a ``(datetime, instrument)`` panel index. Unsorted rows are
-        accepted and sorted internally.
-    y_pred : array-like of shape (n_rows,) or (n_rows, 1), or pandas Series/DataFrame
-        Predictions. A pandas object is aligned to ``y_true`` by index key;
-        anything else must be in ``y_true``'s row order.
-
-    Returns
-    -------
-    rank_ic : float
-        Mean daily Spearman IC.
-    """
-    daily = daily_rank_ic(y_true, y_pred)
-    _warn_if_undefined(daily)
-    return _mean(daily)
-
-
-@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def icir(y_true, y_pred) -> float:
-    """Mean over standard deviation (ddof=1) of the daily IC (Qlib's ``ICIR``).
-
-    Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
-    one the result is NaN and an :class:`UndefinedICWarning` is emitted.
-
-    Parameters
-    ----------
-    y_true : pandas.Series or single-column pandas.DataFrame
-        Labels on a ``(datetime, instrument)`` panel index. Unsorted rows are
-        accepted and sorted internally.
-    y_pred : array-like of shape (n_rows,) or (n_rows, 1), or pandas Series/DataFrame
-        Predictions. A pandas object is aligned to ``y_true`` by index key;
-        anything else must be in ``y_true``'s row order.
-
-    Returns
-    -------
-    icir : float
-        NaN with fewer than 2 defined days; +-inf if the daily IC never varies.
-    """
-    daily = daily_ic(y_true, y_pred)
-    _warn_if_undefined(daily)
-    return mean_over_std(daily)
-
-
-@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def rank_icir(y_true, y_pred) -> float:
-    """Mean over standard deviation of the daily rank IC (Qlib's ``Rank ICIR``).
-
-    Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
-    one the result is NaN and an :class:`UndefinedICWarning` is emitted.
-
-    Parameters
-    ----------
-    y_true : pandas.Series or single-column pandas.DataFrame
-        Labels on a ``(datetime, instrument)`` panel index. Unsorted rows are
-        accepted and sorted internally.
-    y_pred : array-like of shape (n_rows,) or (n_rows, 1), or pandas Series/DataFrame
-        Predictions. A pandas object is aligned to ``y_true`` by index key;
-        anything else must be in ``y_true``'s row order.
-
-    Returns
-    -------
-    rank_icir : float
-        NaN with fewer than 2 defined days; +-inf if the daily rank IC
-        never varies.
-    """
-    daily = daily_rank_ic(y_true, y_pred)
-    _warn_if_undefined(daily)
-    return mean_over_std(daily)
-
-
-@validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def ic_summary(y_true, y_pred) -> dict[str, float]:
-    """Qlib's four IC statistics at once.
-
-    Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
-    one the result is NaN and an :class:`UndefinedICWarning` is emitted.
-
-    Parameters
-    ----------
-    y_true : pandas.Series or single-column pandas.DataFrame
-        Labels on a ``(datetime, instrument)`` panel index. Unsorted rows are
-        accepted and sorted internally.
-    y_pred : array-like of shape (n_rows,) or (n_rows, 1), or pandas Series/DataFrame
-        Predictions. A pandas object is aligned to ``y_true`` by index key;
-        anything else must be in ``y_true``'s row order.
-
-    Returns
-    -------
-    summary : dict of str to float
-        Keys ``'IC'``, ``'ICIR'``, ``'Rank IC'`` and ``'Rank ICIR'``, as returned by
-        :func:`mean_ic`, :func:`icir`, :func:`mean_rank_ic` and :func:`rank_icir`.
-    """
-    prepared = _prepare(y_true, y_pred)  # validate once for both series
-    ic = _daily_correlation(*prepared, rank=False)
-    rank_ic = _daily_correlation(*prepared, rank=True)
-    _warn_if_undefined(ic)
-    return {
-        "IC": _mean(ic),
-        "ICIR": mean_over_std(ic),
-        "Rank IC": _mean(rank_ic),
-        "Rank ICIR": mean_over_std(rank_ic),
-    }

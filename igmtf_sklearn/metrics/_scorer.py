@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from igmtf_sklearn._utils._panel import PANEL_LEVELS
-from igmtf_sklearn.metrics._ic import ic_summary, icir, mean_ic, mean_rank_ic, rank_icir
+from igmtf_sklearn.metrics._summary import ic_summary, icir, mean_ic, mean_rank_ic, rank_icir
 
 __all__ = [
     "ic_scorer",

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from sklearn.pipeline import make_pipeline
 
 from igmtf_sklearn.datasets import make_stock_panel
-from igmtf_sklearn.preprocessing import Alpha360, forward_return
+from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
 
 # The test networks are tiny: one thread is faster than two, and two threads
 # spin-wait badly when anything else holds a core (seen here: 50x slower).
@@ -42,3 +43,18 @@ def market():
     panel = make_stock_panel(n_instruments=24, n_days=80, random_state=1)
     X = Alpha360(window=5).set_output(transform="pandas").fit_transform(panel)
     return X, forward_return(panel)
+
+
+@pytest.fixture(scope="session")
+def split_market(market):
+    """The shared market normalised, unlabelled rows dropped, split at day 60.
+
+    ``(X_train, y_train, X_test, y_test)``, ready for the networks.
+    """
+    X, y = market
+    X = make_pipeline(RobustZScoreNorm(), Fillna()).set_output(transform="pandas").fit_transform(X)
+    known = y.notna().to_numpy()
+    X, y = X[known], y[known]
+    dates = X.index.get_level_values("datetime")
+    cut = dates.unique()[60]
+    return X[dates < cut], y[dates < cut], X[dates >= cut], y[dates >= cut]

@@ -8,10 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.pipeline import make_pipeline
 
 from igmtf_sklearn import DailyICLoss, IGMTFRegressor
-from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
 
 SMALL = {
     "hidden_size": 8,
@@ -24,18 +22,6 @@ SMALL = {
     "verbose": 0,
     "random_state": 0,
 }
-
-
-@pytest.fixture(scope="module")
-def split_market(market):
-    """The shared market normalised, unlabelled rows dropped, split at day 60."""
-    X, y = market
-    X = make_pipeline(RobustZScoreNorm(), Fillna()).set_output(transform="pandas").fit_transform(X)
-    known = y.notna().to_numpy()
-    X, y = X[known], y[known]
-    dates = X.index.get_level_values("datetime")
-    cut = dates.unique()[60]
-    return X[dates < cut], y[dates < cut], X[dates >= cut], y[dates >= cut]
 
 
 @pytest.fixture(scope="module")

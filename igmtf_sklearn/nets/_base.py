@@ -339,8 +339,11 @@ class _PanelNet(NeuralNetRegressor):
             ("valid_ic", ValidDailyIC()),
             ("gradient_clipping", GradientValueClipping(self.clip_value)),
         ]
-        # skorch's EarlyStopping fails on a fit with no epoch: nothing to stop then.
-        if self.train_split is not None and self.patience is not None and self.max_epochs:
+        # skorch's EarlyStopping fails on a fit with no epoch: nothing to stop then. Only
+        # identity and type tests here: get_params() builds this list, and must not raise
+        # on a value that fit's parameter check will refuse (e.g. an array).
+        no_epoch = isinstance(self.max_epochs, Integral) and self.max_epochs == 0
+        if self.train_split is not None and self.patience is not None and not no_epoch:
             callbacks.append(("early_stopping", self._early_stopping()))
         return callbacks
 
@@ -397,6 +400,16 @@ class _PanelNet(NeuralNetRegressor):
         -------
         y_pred : ndarray of float32, shape (n_rows,)
             One score per row, in X's row order.
+
+        Notes
+        -----
+        Days are scored one by one, so a day's scores do not depend on the other
+        days in ``X``. With :class:`IGMTFRegressor` they do depend on the other
+        rows of the same day: the day's mean hidden state over the rows given
+        picks the similar training days, as in Qlib. Predicting only some
+        instruments of a day changes their scores; pass whole days (the universe
+        the model was trained on) and select rows afterwards. Rows are scored in
+        blocks of whole days of about ``batch_size`` rows.
         """
         return super().predict(X)
 

@@ -140,20 +140,23 @@ def _restore_fitted(estimator, fitted):
         setattr(estimator, name, value)
 
 
-def _load_net(state):
-    net = _NETS[state["class"]](**state["params"])
+def _load_net(state, device):
+    # The stored device is where the model was trained: build on the requested one, so
+    # that initialize() never touches a device this machine may not have.
+    net = _NETS[state["class"]](**{**state["params"], "device": device})
     _restore_fitted(net, state["fitted"])
     net.initialize()
     net.module_.load_state_dict(state["module"])
+    net.module_.to(device)  # the memory bank buffers adopt the stored tensors' device
     for name in type(net)._fitted_nets:
-        setattr(net, name, _load_net(state[name]) if name in state else None)
+        setattr(net, name, _load_net(state[name], device) if name in state else None)
     return net
 
 
-def _load_step(state):
+def _load_step(state, device):
     name = state.get("class")
     if name in _NETS:
-        return _load_net(state)
+        return _load_net(state, device)
     if name in _TRANSFORMERS:
         step = _TRANSFORMERS[name](**state["params"])
         _restore_fitted(step, state["fitted"])
@@ -197,16 +200,5 @@ def load_model(path, *, device="cpu"):
         )
     body = payload["model"]
     if body.get("class") == "Pipeline":
-        model = Pipeline([(name, _load_step(state)) for name, state in body["steps"]])
-    else:
-        model = _load_step(body)
-    return _to_device(model, device)
-
-
-def _to_device(model, device):
-    steps = model.steps if isinstance(model, Pipeline) else [(None, model)]
-    for _, step in steps:
-        if type(step).__name__ in _NETS:
-            step.set_params(device=device)
-            step.module_.to(device)
-    return model
+        return Pipeline([(name, _load_step(state, device)) for name, state in body["steps"]])
+    return _load_step(body, device)

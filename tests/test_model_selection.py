@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import joblib
 import numpy as np
@@ -429,8 +430,11 @@ def test_parallel_search_checkpoints_do_not_collide(market, tmp_path):
 
 
 def test_configure_dask_workers_validates_threads():
-    with pytest.raises(ValueError, match="torch_threads"):
-        configure_dask_workers(client=None, torch_threads=0)
+    client = SimpleNamespace(register_plugin=print, run=print)  # never reached
+    with pytest.raises(ValueError, match="'torch_threads' parameter .* int in the range \\[1,"):
+        configure_dask_workers(client=client, torch_threads=0)
+    with pytest.raises(TypeError, match="'client' parameter"):
+        configure_dask_workers(client=None)
 
 
 @pytest.mark.slow

@@ -13,15 +13,23 @@ optional dependency.
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import torch
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 __all__ = ["configure_dask_workers"]
 
 PLUGIN_NAME = "igmtf-torch-threads"
 
 
+@validate_params(
+    {
+        "client": [HasMethods(["register_plugin", "run"])],
+        "torch_threads": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def configure_dask_workers(client, torch_threads=1):
     """Limit torch's threads on every worker of a Dask cluster, present and future.
 
@@ -54,18 +62,15 @@ def configure_dask_workers(client, torch_threads=1):
 
     Examples
     --------
-    >>> from dask.distributed import Client  # doctest: +SKIP
-    >>> import joblib  # doctest: +SKIP
-    >>> client = Client("tcp://scheduler:8786")  # doctest: +SKIP
-    >>> configure_dask_workers(client, torch_threads=4)  # doctest: +SKIP
-    {'tcp://10.0.0.2:40123': 4, 'tcp://10.0.0.3:38011': 4}
-    >>> with joblib.parallel_backend("dask"):  # doctest: +SKIP
-    ...     search.fit(X, y)
+    An in-process cluster here; connect to yours with ``Client("tcp://scheduler:8786")``,
+    then run the search inside ``with joblib.parallel_backend("dask"):``.
+
+    >>> from dask.distributed import Client
+    >>> from igmtf_sklearn.model_selection import configure_dask_workers
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:
+    ...     configure_dask_workers(client, torch_threads=1)  # doctest: +ELLIPSIS
+    {'inproc://...': 1}
     """
-    if isinstance(torch_threads, bool) or not isinstance(torch_threads, numbers.Integral):
-        raise ValueError(f"torch_threads must be an int >= 1, got {torch_threads!r}.")
-    if torch_threads < 1:
-        raise ValueError(f"torch_threads must be an int >= 1, got {torch_threads!r}.")
     # Imported here: Dask is an optional dependency, and this module must import without it.
     from ._dask_plugin import TorchThreadsPlugin
 

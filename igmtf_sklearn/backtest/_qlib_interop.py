@@ -31,6 +31,15 @@ def to_qlib_pred(scores) -> pd.DataFrame:
     pred : pandas.DataFrame
         Column ``score`` (float64), on the sorted ``(datetime, instrument)``
         index.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.backtest import to_qlib_pred
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> panel, signal = make_stock_panel(3, 5, churn=0, return_signal=True, random_state=0)
+    >>> pred = to_qlib_pred(signal)
+    >>> pred.columns.tolist(), pred.shape
+    (['score'], (15, 1))
     """
     if isinstance(scores, pd.DataFrame):
         if scores.shape[1] != 1:
@@ -65,6 +74,16 @@ def from_qlib_pred(pred) -> pd.Series:
     -------
     scores : pandas.Series of float64
         On a sorted ``(datetime, instrument)`` index.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.backtest import from_qlib_pred, to_qlib_pred
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> panel, signal = make_stock_panel(3, 5, return_signal=True, random_state=0)
+    >>> pred = to_qlib_pred(signal).swaplevel()  # (instrument, datetime), as some Qlib versions
+    >>> scores = from_qlib_pred(pred)
+    >>> scores.name, scores.index.names
+    ('score', FrozenList(['datetime', 'instrument']))
     """
     if isinstance(pred, pd.DataFrame):
         if "score" in pred.columns:

@@ -37,6 +37,18 @@ class SignalAnalysis:
         Sharpe ratio of the long-short and long-average returns
         (``Long-Short Ann Return``, ``Long-Short Ann Sharpe``, ``Long-Avg Ann
         Return``, ``Long-Avg Ann Sharpe``).
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.backtest import SignalAnalysis, signal_analysis
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.preprocessing import forward_return
+    >>> panel, signal = make_stock_panel(20, 30, return_signal=True, random_state=0)
+    >>> analysis = signal_analysis(signal, forward_return(panel), n_groups=2)
+    >>> isinstance(analysis, SignalAnalysis)
+    True
+    >>> analysis.ic.columns.tolist(), analysis.group_returns.columns.tolist()
+    (['IC', 'Rank IC'], ['Group1', 'Group2', 'long-short', 'long-average'])
     """
 
     ic: pd.DataFrame
@@ -103,6 +115,20 @@ def group_returns(scores, labels, n_groups=5) -> pd.DataFrame:
         the day's scored rows), indexed by ``datetime``. Days without any
         finite label are dropped; a day with fewer than ``n_groups`` scored
         rows has NaN groups.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.backtest import group_returns
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.to_datetime(["2020-01-02"]), ["A", "B", "C", "D"]],
+    ...     names=["datetime", "instrument"])
+    >>> scores = pd.Series([4.0, 3.0, 2.0, 1.0], index=index)
+    >>> labels = pd.Series([0.04, 0.02, 0.0, -0.02], index=index)
+    >>> group_returns(scores, labels, n_groups=2).round(3)
+                Group1  Group2  long-short  long-average
+    datetime
+    2020-01-02    0.03   -0.01        0.04          0.02
     """
     return _group_returns(_pairs(scores, labels), int(n_groups))
 

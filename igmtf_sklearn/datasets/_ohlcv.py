@@ -68,6 +68,24 @@ def read_ohlcv(path_or_frame, *, datetime_col="datetime", instrument_col="instru
         (datetime, instrument) key repeats.
     FileNotFoundError
         If ``path_or_frame`` is a path that does not exist.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.datasets import read_ohlcv
+    >>> table = pd.DataFrame({
+    ...     "Date": ["2020-01-03", "2020-01-02", "2020-01-02"],
+    ...     "Symbol": ["000001", "000001", "600000"],
+    ...     "Open": [10.0, 9.8, 12.1], "High": [10.4, 10.0, 12.5],
+    ...     "Low": [9.9, 9.7, 12.0], "Close": [10.2, 9.9, 12.4],
+    ...     "Volume": [1e6, 1.2e6, 8e5], "Comment": ["", "", ""]})
+    >>> panel = read_ohlcv(table)
+    >>> panel.columns.tolist()
+    ['open', 'high', 'low', 'close', 'volume']
+    >>> panel.index.tolist()
+    [(Timestamp('2020-01-02 00:00:00'), '000001'),
+     (Timestamp('2020-01-02 00:00:00'), '600000'),
+     (Timestamp('2020-01-03 00:00:00'), '000001')]
     """
     frame, columns = _load(path_or_frame, datetime_col, instrument_col)
     dates = _parse_dates(frame[columns[PANEL_LEVELS[0]]], columns[PANEL_LEVELS[0]])

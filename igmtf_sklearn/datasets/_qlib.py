@@ -111,10 +111,24 @@ def load_qlib(
 
     Examples
     --------
-    >>> panel = load_qlib("../shared/data/cn_csi300", "csi300",
-    ...                   "2020-01-01", "2020-03-31")  # doctest: +SKIP
-    >>> panel.loc["2020-01-02"].shape  # doctest: +SKIP
-    (271, 6)
+    A Qlib data directory of one stock and three days, written here; pass yours,
+    e.g. ``load_qlib("~/.qlib/qlib_data/cn_data", "csi300", "2020-01-01", "2020-03-31")``.
+
+    >>> import shutil, tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from igmtf_sklearn.datasets import load_qlib
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "calendars").mkdir(); (root / "instruments").mkdir()
+    >>> _ = (root / "calendars" / "day.txt").write_text("2020-01-02\\n2020-01-03\\n2020-01-06\\n")
+    >>> _ = (root / "instruments" / "all.txt").write_text("SH600000\\t2020-01-02\\t2020-01-06\\n")
+    >>> (root / "features" / "sh600000").mkdir(parents=True)
+    >>> for field in ("open", "high", "low", "close", "volume"):  # first day's index, then values
+    ...     np.array([0, 10, 11, 12], dtype="<f4").tofile(root / f"features/sh600000/{field}.day.bin")
+    >>> panel = load_qlib(root, "all", start_time="2020-01-03")
+    >>> panel["close"].tolist(), panel.index.get_level_values("instrument").tolist()
+    ([11.0, 12.0], ['SH600000', 'SH600000'])
+    >>> shutil.rmtree(root)
     """
     root = _check_provider(provider_uri)
     calendar = _read_calendar(root)

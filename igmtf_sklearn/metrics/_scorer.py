@@ -62,6 +62,19 @@ class _ICScorer:
         multi-metric scorer. Greater is better.
     name : str
         Name shown in the repr (the module-level scorer's name).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.metrics import ic_scorer
+    >>> from igmtf_sklearn.preprocessing import forward_return
+    >>> panel = make_stock_panel(20, 30, random_state=0)
+    >>> y = forward_return(panel).dropna()
+    >>> X = panel.loc[y.index]
+    >>> model = LinearRegression().fit(X, y)
+    >>> round(ic_scorer(model, X, y), 2)
+    0.05
     """
 
     def __init__(self, metric, name: str):

@@ -55,10 +55,21 @@ class UniqueCheckpoint(Checkpoint):
 
     Examples
     --------
+    >>> import os, shutil, tempfile
     >>> from igmtf_sklearn import IGMTFRegressor
+    >>> from igmtf_sklearn.datasets import make_stock_panel
     >>> from igmtf_sklearn.model_selection import UniqueCheckpoint
-    >>> net = IGMTFRegressor(callbacks=[("checkpoint", UniqueCheckpoint("runs"))])
-    >>> # after net.fit(X, y): dict(net.callbacks_)["checkpoint"].fit_dirname_
+    >>> from igmtf_sklearn.preprocessing import Alpha360, forward_return
+    >>> panel = make_stock_panel(n_instruments=8, n_days=30, random_state=0)
+    >>> X, y = Alpha360(window=5).fit_transform(panel).fillna(0.0), forward_return(panel)
+    >>> runs = tempfile.mkdtemp()
+    >>> net = IGMTFRegressor(hidden_size=4, num_layers=1, max_epochs=1, pretrain_epochs=0,
+    ...                      random_state=0, verbose=0,
+    ...                      callbacks=[("checkpoint", UniqueCheckpoint(runs))]).fit(X, y)
+    >>> folder = dict(net.callbacks_)["checkpoint"].fit_dirname_
+    >>> os.path.basename(folder).startswith("fit-"), sorted(os.listdir(folder))[:2]
+    (True, ['criterion.pt', 'history.json'])
+    >>> shutil.rmtree(runs)
     """
 
     def __init__(

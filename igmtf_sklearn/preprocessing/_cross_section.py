@@ -136,6 +136,16 @@ def cs_zscore_norm(obj):
         day's non-NaN values, ``std`` with ``ddof=1`` as in pandas. NaN stays
         NaN; a day with fewer than two values gives NaN. float32 input stays
         float32.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.preprocessing import cs_zscore_norm
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.date_range("2020-01-01", periods=1), ["A", "B", "C"]],
+    ...     names=["datetime", "instrument"])
+    >>> cs_zscore_norm(pd.Series([1.0, 2.0, 3.0], index=index)).tolist()
+    [-1.0, 0.0, 1.0]
     """
     return _normalize_panel(obj, _zscore_days, _check_numeric_panel(obj, "obj"))
 
@@ -282,6 +292,17 @@ class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     --------
     cs_zscore_norm : The same as a function.
     CSRankNorm : Rank-based and robust to outliers.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.preprocessing import CSZScoreNorm
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.date_range("2020-01-01", periods=2), ["A", "B", "C"]],
+    ...     names=["datetime", "instrument"])
+    >>> X = pd.DataFrame({"f": [1.0, 2.0, 3.0, 10.0, 30.0, 20.0]}, index=index)
+    >>> CSZScoreNorm().fit_transform(X)["f"].tolist()
+    [-1.0, 0.0, 1.0, -1.0, 1.0, 0.0]
     """
 
     _day_func = staticmethod(_zscore_days)

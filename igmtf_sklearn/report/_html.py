@@ -215,6 +215,19 @@ def write_report(
     ImportError
         If matplotlib, an optional dependency, is missing (install
         ``igmtf-sklearn[report]``).
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> from igmtf_sklearn.backtest import topk_dropout_backtest
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.report import write_report
+    >>> panel, signal = make_stock_panel(20, 30, return_signal=True, random_state=0)
+    >>> backtest = topk_dropout_backtest(signal, panel, topk=5, n_drop=1)
+    >>> folder = tempfile.mkdtemp()
+    >>> write_report(folder, backtest=backtest).name
+    'report.html'
+    >>> shutil.rmtree(folder)
     """
     require_matplotlib()
     if isinstance(backtest, tuple):

@@ -162,7 +162,7 @@ def test_run_writes_outputs_and_prints_the_metrics(tmp_path, capsys):
     for key in ("IC", "Rank ICIR", "excess_return_with_cost", "information_ratio"):
         assert key in printed
     written = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"metrics.json", "report.html", "model.joblib", "config.json"} <= written
+    assert {"metrics.json", "report.html", "model.pt", "config.json"} <= written
 
 
 def test_run_refuses_a_bad_config_before_any_work(tmp_path, capsys):

@@ -9,12 +9,13 @@ import io
 import json
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
+from igmtf_sklearn import ExplicitValidation
 from igmtf_sklearn.datasets import make_stock_panel
+from igmtf_sklearn.persistence import load_model
 from igmtf_sklearn.preprocessing import Alpha360
 from igmtf_sklearn.workflow import load_config, run_workflow, validate_config
 
@@ -72,7 +73,7 @@ def test_run_writes_every_output(run):
     output_dir = result["output_dir"]
     suffix = ".parquet" if HAS_PYARROW else ".csv"
     expected = {f"{name}{suffix}" for name in ("predictions", "backtest", "positions")}
-    expected |= {"metrics.json", "config.json", "model.joblib"}
+    expected |= {"metrics.json", "config.json", "model.pt"}
     if HAS_MATPLOTLIB:
         expected |= {"report.html", "ic.png", "cumulative_return.png", "drawdown.png"}
     names = {p.name for p in output_dir.iterdir()}
@@ -120,9 +121,11 @@ def test_predictions_cover_the_test_segment_and_match_the_saved_model(run):
     panel = make_stock_panel(**SYNTHETIC)
     X = Alpha360(window=5).set_output(transform="pandas").fit_transform(panel)
     X_test = X.loc[predictions.index]
-    model = joblib.load(result["output_dir"] / "model.joblib")
+    # The safe format: no pickle (load_model refuses any), and no valid segment inside.
+    assert not (result["output_dir"] / "model.joblib").exists()
+    model = load_model(result["output_dir"] / "model.pt")
     np.testing.assert_allclose(model.predict(X_test), predictions["score"], rtol=1e-6)
-    assert model[-1].train_split is None  # the valid segment is not stored with the model
+    assert not isinstance(model[-1].train_split, ExplicitValidation)
 
 
 def test_progress_is_reported_on_stderr(run):

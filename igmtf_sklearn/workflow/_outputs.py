@@ -8,10 +8,10 @@ import json
 import math
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
+from ..nets import save_model
 from ..report import atomic_path, atomic_write, write_report
 
 
@@ -54,9 +54,10 @@ def _write_outputs(config, output_dir, results) -> dict:
     files["config"] = atomic_write(
         output_dir / "config.json", json.dumps(_jsonable(config), indent=2) + "\n"
     )
-    with atomic_path(output_dir / "model.joblib") as temporary:
-        joblib.dump(results["model"], temporary)
-    files["model"] = output_dir / "model.joblib"
+    # save_model's format holds tensors and plain values only, so the file is safe to
+    # load from anywhere (a joblib pickle runs code when loaded); it writes atomically.
+    files["model"] = output_dir / "model.pt"
+    save_model(results["model"], files["model"])
     if config["report"]:
         files["report"] = _write_report(config, output_dir, results)
     return files

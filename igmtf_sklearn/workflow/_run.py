@@ -144,7 +144,9 @@ def run_workflow(config, *, progress=True) -> dict:
     -----
     ``output_dir`` receives ``predictions``, ``backtest`` and ``positions``
     (``.parquet`` with pyarrow, ``.csv`` otherwise), ``metrics.json``,
-    ``config.json`` (the validated configuration), ``model.joblib`` and, unless
+    ``config.json`` (the validated configuration), ``model.pt`` (the fitted
+    pipeline, written by :func:`~igmtf_sklearn.persistence.save_model`: no
+    pickle, load it with :func:`~igmtf_sklearn.persistence.load_model`) and, unless
     ``report: false``, ``report.html`` with its PNG figures. It is created only
     once everything has been computed, and each file is written under a
     temporary name and renamed, so a failed run leaves no partial file.

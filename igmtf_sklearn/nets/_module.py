@@ -81,6 +81,18 @@ def pad_by_day(values, counts):
         Zero where a day has fewer rows than ``max_rows``.
     mask : torch.Tensor of bool, shape (n_days, max_rows)
         True where ``padded`` holds a real row.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn.nets import pad_by_day
+    >>> padded, mask = pad_by_day(torch.arange(5.0), torch.tensor([3, 2]))
+    >>> padded
+    tensor([[0., 1., 2.],
+            [3., 4., 0.]])
+    >>> mask
+    tensor([[ True,  True,  True],
+            [ True,  True, False]])
     """
     counts = torch.as_tensor(counts, dtype=torch.long)
     n_days, max_rows = len(counts), int(counts.max()) if len(counts) else 0
@@ -113,6 +125,14 @@ class RNNModule(nn.Module):
         Dropout between recurrent layers.
     base_model : {"GRU", "LSTM"}, default="GRU"
         Recurrent cell.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn.nets import RNNModule
+    >>> net = RNNModule(d_feat=6, hidden_size=8, num_layers=1)
+    >>> net(torch.zeros(4, 6 * 20)).shape  # 4 rows of 20 days x 6 fields
+    torch.Size([4])
     """
 
     def __init__(self, d_feat=6, hidden_size=64, num_layers=2, dropout=0.0, base_model="GRU"):
@@ -170,6 +190,16 @@ class IGMTFModule(nn.Module):
     ``forward`` takes either one day, ``x [N, F]``, or several days padded to the
     same length, ``x [B, R, F]`` with ``mask [B, R]``; each day is matched against
     the memory bank separately, as if it were passed alone.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn.nets import IGMTFModule
+    >>> net = IGMTFModule(d_feat=6, hidden_size=8, num_layers=1, k_day=2, n_neighbor=3)
+    >>> train = torch.zeros(10, 6 * 20)  # two training days of 5 rows
+    >>> net.set_memory_bank(net.encode(train), torch.tensor([5, 5]))
+    >>> net(torch.zeros(4, 6 * 20)).shape  # one day of 4 rows
+    torch.Size([4])
     """
 
     def __init__(
@@ -383,6 +413,17 @@ def load_qlib_igmtf_state_dict(module, state_dict):
         The module to fill.
     state_dict : dict of str to torch.Tensor
         Qlib's ``IGMTFModel.state_dict()``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn.nets import IGMTFModule, load_qlib_igmtf_state_dict
+    >>> qlib_state = dict(IGMTFModule(hidden_size=8).state_dict())  # stands for Qlib's
+    >>> qlib_state["fc_output.weight"] = torch.zeros(1, 8)  # Qlib's unused layer: skipped
+    >>> module = IGMTFModule(hidden_size=8)
+    >>> load_qlib_igmtf_state_dict(module, qlib_state)
+    >>> torch.equal(module.project1.weight, qlib_state["project1.weight"])
+    True
     """
     weights = {k: v for k, v in state_dict.items() if not k.startswith("fc_output.")}
     result = module.load_state_dict(weights, strict=False)

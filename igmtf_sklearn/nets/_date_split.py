@@ -93,6 +93,20 @@ class ExplicitValidation:
     y_valid : pandas.Series
         Validation labels on the same index; normalised per day like the
         training labels.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn import ExplicitValidation, IGMTFRegressor
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.preprocessing import Alpha360, forward_return
+    >>> panel = make_stock_panel(n_instruments=8, n_days=40, random_state=0)
+    >>> X, y = Alpha360(window=5).fit_transform(panel).fillna(0.0), forward_return(panel)
+    >>> train, valid = slice("2015-01-08", "2015-02-06"), slice("2015-02-11", None)
+    >>> net = IGMTFRegressor(hidden_size=4, num_layers=1, max_epochs=1, pretrain_epochs=0,
+    ...                      random_state=0, verbose=0,
+    ...                      train_split=ExplicitValidation(X.loc[valid], y.loc[valid]))
+    >>> "valid_loss" in net.fit(X.loc[train], y.loc[train]).history[-1]
+    True
     """
 
     def __init__(self, X_valid, y_valid):

@@ -19,6 +19,14 @@ class MaskedMSELoss(torch.nn.Module):
     Targets are NaN where a label is unknown or a padded batch has no row; Qlib's
     ``loss_fn`` masks them the same way. Shapes must match exactly: a silently
     broadcast ``[N, 1]`` against ``[N]`` would compare every pair of rows.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn.nets import MaskedMSELoss
+    >>> y_pred, y_true = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, float("nan"), 5.0])
+    >>> MaskedMSELoss()(y_pred, y_true)  # (0 + 2 ** 2) / 2 known labels
+    tensor(2.)
     """
 
     def forward(self, y_pred, y_true):
@@ -62,6 +70,16 @@ class DailyICLoss(torch.nn.Module):
     the mean over the days). It is blind to the predictions' level and scale,
     which a cross-sectional ranking does not use; MSE also spends capacity on
     them. NaN labels are ignored, as by :class:`MaskedMSELoss`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn import DailyICLoss
+    >>> y_true = torch.tensor([1.0, 2.0, 3.0, float("nan")])
+    >>> DailyICLoss()(torch.tensor([0.1, 0.2, 0.3, 9.0]), y_true)  # a perfect day
+    tensor(-1.)
+    >>> DailyICLoss()(torch.tensor([0.3, 0.2, 0.1, 9.0]), y_true)  # a reversed one
+    tensor(1.)
     """
 
     def forward(self, y_pred, y_true):

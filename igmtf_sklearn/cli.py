@@ -14,8 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval
 
 from . import __version__
+from ._utils._param_validation import constraint_problem
+from .nets import IGMTFRegressor
 from .workflow import (
     DemoConfig,
     describe_demo,
@@ -32,30 +37,33 @@ from .workflow import (
 _MAX_DEFAULT_THREADS = 4
 
 
-def _int_at_least(minimum):
-    """An argparse ``type`` accepting integers >= ``minimum``, with a clear error otherwise."""
+def _argument(kind, constraints):
+    """An argparse ``type``: ``kind(text)``, checked against scikit-learn constraints.
+
+    The package's one mechanism for parameter rules; the model's options take
+    their constraints from ``IGMTFRegressor``.
+    """
+    what = "an integer" if kind is int else "a number"
 
     def parse(text):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        problem = constraint_problem(constraints, value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
         return value
 
     return parse
 
 
-def _positive_float(text):
-    """An argparse ``type`` accepting floats > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+def _int_at_least(minimum):
+    return _argument(int, [Interval(Integral, minimum, None, closed="left")])
+
+
+def _model_option(name, kind):
+    return _argument(kind, IGMTFRegressor._parameter_constraints[name])
 
 
 def _default_threads():
@@ -88,25 +96,25 @@ def _add_demo_arguments(parser):
     model = parser.add_argument_group("model")
     model.add_argument(
         "--pretrain-epochs",
-        type=_int_at_least(0),
+        type=_model_option("pretrain_epochs", int),
         default=defaults.pretrain_epochs,
         help="GRU pretraining epochs at most; 0 skips pretraining (default: %(default)s)",
     )
     model.add_argument(
         "--epochs",
-        type=_int_at_least(0),
+        type=_model_option("max_epochs", int),
         default=defaults.epochs,
         help="IGMTF training epochs at most (default: %(default)s)",
     )
     model.add_argument(
         "--hidden-size",
-        type=_int_at_least(1),
+        type=_model_option("hidden_size", int),
         default=defaults.hidden_size,
         help="GRU state width (default: %(default)s)",
     )
     model.add_argument(
         "--lr",
-        type=_positive_float,
+        type=_model_option("lr", float),
         default=defaults.lr,
         help="IGMTF learning rate (default: %(default)s)",
     )

@@ -82,12 +82,18 @@ def test_demo_restores_torch_threads(demo_output):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--epochs", "-1"], "argument --epochs: must be an integer >= 0, got -1"),
+        (["--epochs", "-1"], "argument --epochs: must be an int in the range [0, inf), got -1"),
         (["--pretrain-epochs", "x"], "argument --pretrain-epochs: expected an integer, got 'x'"),
-        (["--hidden-size", "0"], "argument --hidden-size: must be an integer >= 1, got 0"),
-        (["--instruments", "3"], "argument --instruments: must be an integer >= 10, got 3"),
-        (["--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),
-        (["--lr", "0"], "argument --lr: must be > 0, got 0"),
+        (
+            ["--hidden-size", "0"],
+            "argument --hidden-size: must be an int in the range [1, inf), got 0",
+        ),
+        (
+            ["--instruments", "3"],
+            "argument --instruments: must be an int in the range [10, inf), got 3",
+        ),
+        (["--threads", "0"], "argument --threads: must be an int in the range [1, inf), got 0"),
+        (["--lr", "0"], "argument --lr: must be a float in the range (0.0, inf), got 0.0"),
         (["--days", "100", "--window", "60"], "leave 19 training day(s)"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],

@@ -191,9 +191,10 @@ def test_validate_config_lists_every_problem(tmp_path):
     message = str(error.value)
     for expected in (
         "config: unknown key(s) extra",
-        "features.window: must be an int >= 1",
-        "model.lr: must be a positive number, got '1e-4' (YAML read it as text",
-        "model.hidden_size",
+        # features.* and model.*: Alpha360's and IGMTFRegressor's _parameter_constraints.
+        "features.window: must be an int in the range [1, inf), got 0",
+        "model.lr: must be a float in the range (0.0, inf), got '1e-4' (YAML read it as text",
+        "model.hidden_size: must be an int in the range [1, inf), got -1",
         "unknown parameter 'train_split' (the workflow validates on the valid segment)",
         "unknown parameter 'colour'",
         "backtest: unknown key(s) speed",
@@ -226,8 +227,8 @@ def test_validate_config_data_sources_and_paths(tmp_path):
             ["file", "does not exist", "data.benchmark: must be an instrument code"],
         ),
         "bad synthetic": (
-            {**base, "data": {"synthetic": {"n_instruments": 1, "n_days": 50, "seed": 1}}},
-            ["unknown key(s) seed", "n_instruments: must be an int >= 2"],
+            {**base, "data": {"synthetic": {"n_instruments": 0, "n_days": 50, "seed": 1}}},
+            ["unknown key(s) seed", "n_instruments: must be an int in the range [1, inf)"],
         ),
         "dates": (
             {**base, "segments": {**base["segments"], "train": ["2020-13-45", "2020-03-31"]}},

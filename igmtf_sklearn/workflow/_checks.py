@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import math
-import numbers
 
 import numpy as np
 import pandas as pd
+
+from .._utils._param_validation import constraint_problem
 
 
 class _Problems(list):
@@ -18,18 +18,6 @@ class _Problems(list):
         self.append(f"{where}: {message}")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
-
-
 def _number_hint(value) -> str:
     # PyYAML follows YAML 1.1, which reads 1e-4 (no dot) as a string.
     if isinstance(value, str):
@@ -37,6 +25,18 @@ def _number_hint(value) -> str:
             float(value)
             return " (YAML read it as text: write numbers like 1.0e-4, with a dot)"
     return ""
+
+
+def _check_constraints(problems, where, constraints, settings):
+    """Check settings against the scikit-learn constraints of the code they configure.
+
+    The rules live with that code (an estimator's ``_parameter_constraints``, a
+    function's ``validate_params``); settings without a constraint are left to it.
+    """
+    for key, value in settings.items():
+        problem = constraint_problem(constraints[key], value) if key in constraints else None
+        if problem is not None:
+            problems.add(f"{where}.{key}", problem + _number_hint(value))
 
 
 def _check_keys(problems, where, mapping, allowed, required=()):

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._checks import _check_keys, _is_int, _is_number, _Problems, _timestamp
+from .._utils._param_validation import constraint_problem, function_constraints
+from ..datasets import make_stock_panel
+from ..preprocessing import Alpha360
+from ._checks import _check_constraints, _check_keys, _Problems, _timestamp
 from ._model_config import _validate_backtest, _validate_model
 
 __all__ = ["load_config", "validate_config"]
@@ -236,15 +239,9 @@ def _validate_synthetic(problems, data):
         )
         return None
     _check_keys(problems, "data.synthetic", settings, _SYNTHETIC_KEYS, ("n_instruments", "n_days"))
-    for key, low in (("n_instruments", 2), ("n_days", 3), ("n_sectors", 1)):
-        if key in settings and not (_is_int(settings[key]) and settings[key] >= low):
-            problems.add(f"data.synthetic.{key}", f"must be an int >= {low}, got {settings[key]!r}")
-    random_state = settings.get("random_state")
-    if random_state is not None and not _is_int(random_state):
-        problems.add("data.synthetic.random_state", f"must be an int or null, got {random_state!r}")
-    for key in ("churn", "noise_df", "signal_scale"):
-        if key in settings and not _is_number(settings[key]):
-            problems.add(f"data.synthetic.{key}", f"must be a number, got {settings[key]!r}")
+    # make_stock_panel's own rules; ``start`` is parsed as a date just below.
+    numbers = {k: v for k, v in settings.items() if k in _SYNTHETIC_KEYS and k != "start"}
+    _check_constraints(problems, "data.synthetic", function_constraints(make_stock_panel), numbers)
     settings = dict(settings)
     if "start" in settings:
         start = _timestamp(settings["start"])
@@ -305,7 +302,8 @@ def _check_segments_in_data(problems, data, segments):
         calendar = pd.DatetimeIndex(pd.to_datetime(path.read_text().split(), format="ISO8601"))
     elif _source(data) == "synthetic":
         settings = data["synthetic"]
-        if not _is_int(settings.get("n_days")) or (
+        n_days = function_constraints(make_stock_panel)["n_days"]
+        if constraint_problem(n_days, settings.get("n_days")) is not None or (
             "start" in settings and settings["start"] is None
         ):
             return  # already reported
@@ -327,8 +325,7 @@ def _validate_features(problems, features):
         return {"window": 60}
     _check_keys(problems, "features", features, {"window"})
     window = features.get("window", 60)
-    if not (_is_int(window) and window >= 1):
-        problems.add("features.window", f"must be an int >= 1, got {window!r}")
+    _check_constraints(problems, "features", Alpha360._parameter_constraints, {"window": window})
     return {"window": window}
 
 

@@ -121,6 +121,21 @@ def save_model(model, path):
         The fitted model.
     path : str or path-like
         Where to write (conventionally ``*.pt``).
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.nets import load_model, save_model
+    >>> from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm
+    >>> X = Alpha360(window=5).fit_transform(make_stock_panel(8, 30, random_state=0))
+    >>> steps = make_pipeline(RobustZScoreNorm(), Fillna()).fit(X)  # or a fitted net
+    >>> folder = tempfile.mkdtemp()
+    >>> save_model(steps, os.path.join(folder, "model.pt"))
+    >>> os.listdir(folder)
+    ['model.pt']
+    >>> shutil.rmtree(folder)
     """
     if isinstance(model, Pipeline):
         body = {"class": "Pipeline", "steps": [(n, _step_state(s)) for n, s in model.steps]}
@@ -179,6 +194,22 @@ def load_model(path, *, device="cpu"):
     -------
     model : estimator or Pipeline
         Fitted, ready to ``predict``.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.nets import load_model, save_model
+    >>> from igmtf_sklearn.preprocessing import Alpha360, Fillna, RobustZScoreNorm
+    >>> X = Alpha360(window=5).fit_transform(make_stock_panel(8, 30, random_state=0))
+    >>> steps = make_pipeline(RobustZScoreNorm(), Fillna()).fit(X)  # or a fitted net
+    >>> folder = tempfile.mkdtemp()
+    >>> save_model(steps, os.path.join(folder, "model.pt"))
+    >>> loaded = load_model(os.path.join(folder, "model.pt"), device="cpu")
+    >>> loaded.transform(X).equals(steps.transform(X))
+    True
+    >>> shutil.rmtree(folder)
     """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

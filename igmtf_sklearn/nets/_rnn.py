@@ -75,6 +75,18 @@ class RNNRegressor(_PanelNet):
         Number of feature columns.
     feature_names_in_ : ndarray of str
         Feature column names.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn import RNNRegressor
+    >>> from igmtf_sklearn.datasets import make_stock_panel
+    >>> from igmtf_sklearn.preprocessing import Alpha360, forward_return
+    >>> panel = make_stock_panel(n_instruments=8, n_days=30, random_state=0)
+    >>> X, y = Alpha360(window=5).fit_transform(panel).fillna(0.0), forward_return(panel)
+    >>> net = RNNRegressor(hidden_size=4, num_layers=1, max_epochs=1, train_split=None,
+    ...                    random_state=0, verbose=0).fit(X, y)
+    >>> net.predict(X).shape, (net.d_feat_, net.seq_len_)
+    ((225,), (5, 5))
     """
 
     def __init__(

@@ -82,6 +82,13 @@ class DemoConfig:
         Seeds the market and the model.
     verbose : int
         skorch's per-epoch log when > 0.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.workflow import DemoConfig
+    >>> config = DemoConfig(n_instruments=10, n_days=60, window=5)
+    >>> config.n_train_days  # 60 days less 12 test days, a 2-day gap and 4 warm-up days
+    42
     """
 
     n_instruments: int = 100
@@ -126,6 +133,16 @@ class DemoResult:
         The test dates.
     n_train_rows, n_test_rows : int
         Rows used to fit and to score.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.workflow import DemoResult
+    >>> result = DemoResult(
+    ...     scores={"IGMTF": {"IC": 0.05, "Rank IC": 0.06, "ICIR": 0.4, "Rank ICIR": 0.5}},
+    ...     test_days=pd.bdate_range("2020-01-01", periods=3), n_train_rows=90, n_test_rows=30)
+    >>> result.scores["IGMTF"]["IC"], len(result.test_days)
+    (0.05, 3)
     """
 
     scores: dict = field(default_factory=dict)
@@ -141,6 +158,17 @@ def torch_threads(n_threads):
 
     ``main`` may be called in-process (tests, notebooks); restoring keeps the
     caller's setting intact.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from igmtf_sklearn.workflow import torch_threads
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
     """
     previous = torch.get_num_threads()
     if n_threads is not None:
@@ -243,6 +271,15 @@ def run_demo(config):
     Returns
     -------
     result : DemoResult
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.workflow import DemoConfig, run_demo
+    >>> config = DemoConfig(n_instruments=10, n_days=60, window=5, pretrain_epochs=1, epochs=1,
+    ...                     hidden_size=4)
+    >>> result = run_demo(config)
+    >>> sorted(result.scores), sorted(result.scores["IGMTF"])
+    (['GRU alone', 'IGMTF', 'oracle'], ['IC', 'ICIR', 'Rank IC', 'Rank ICIR'])
     """
     config.validate()
     result = DemoResult()
@@ -292,7 +329,24 @@ def format_times(times):
 
 
 def print_demo_report(result, file=None):
-    """Print the run's settings, results table and wall times."""
+    """Print the run's settings, results table and wall times.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from igmtf_sklearn.workflow import DemoResult, print_demo_report
+    >>> result = DemoResult(
+    ...     scores={"IGMTF": {"IC": 0.05, "Rank IC": 0.06, "ICIR": 0.4, "Rank ICIR": 0.5}},
+    ...     times={"data": 0.1, "fit": 2.0, "pretraining": 0.5, "IGMTF training": 1.5,
+    ...            "predict + score": 0.2},
+    ...     test_days=pd.bdate_range("2020-01-01", periods=3), n_train_rows=90, n_test_rows=30)
+    >>> print_demo_report(result)
+    Test days 2020-01-01 .. 2020-01-03 (3 days, 30 rows); trained on 90 rows.
+    model         IC    Rank IC       ICIR  Rank ICIR
+    IGMTF     0.0500     0.0600     0.4000     0.5000
+    wall time: data 0.1s, fit 2.0s (pretraining 0.5s, IGMTF training 1.5s),
+    predict + score 0.2s, total 2.3s
+    """
     file = file if file is not None else sys.stdout
     days = result.test_days
     print(
@@ -305,7 +359,14 @@ def print_demo_report(result, file=None):
 
 
 def describe_demo(config):
-    """One line saying what is about to run."""
+    """One line saying what is about to run.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.workflow import DemoConfig, describe_demo
+    >>> describe_demo(DemoConfig(n_instruments=10, n_days=60))  # doctest: +ELLIPSIS
+    'IGMTF demo: 10 instruments x 60 days, Alpha360 window 20, hidden size 32, ...'
+    """
     return (
         f"IGMTF demo: {config.n_instruments} instruments x {config.n_days} days, "
         f"Alpha360 window {config.window}, hidden size {config.hidden_size}, "

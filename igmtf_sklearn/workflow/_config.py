@@ -57,6 +57,18 @@ def load_config(path) -> dict:
     -------
     config : dict
         The parsed configuration, not yet validated (see :func:`validate_config`).
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from igmtf_sklearn.workflow import load_config
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "run.yaml")
+    >>> with open(path, "w") as file:
+    ...     _ = file.write("data:\\n  synthetic: {n_instruments: 20}\\nfeatures: {window: 5}\\n")
+    >>> load_config(path)
+    {'data': {'synthetic': {'n_instruments': 20}}, 'features': {'window': 5}}
+    >>> shutil.rmtree(folder)
     """
     try:
         import yaml
@@ -125,6 +137,23 @@ def validate_config(config) -> dict:
         Listing every problem: unknown or missing keys, a data source that
         does not exist, dates that do not parse, segments out of order or
         overlapping, numbers of the wrong type or out of range.
+
+    Examples
+    --------
+    >>> from igmtf_sklearn.workflow import validate_config
+    >>> config = {
+    ...     "data": {"synthetic": {"n_instruments": 20, "n_days": 120, "start": "2020-01-01"}},
+    ...     "segments": {"train": ["2020-01-01", "2020-03-31"],
+    ...                  "valid": ["2020-04-01", "2020-04-30"],
+    ...                  "test": ["2020-05-01", "2020-06-30"]},
+    ...     "output_dir": "run"}
+    >>> complete = validate_config(config)
+    >>> complete["features"]["window"], complete["backtest"]["topk"]  # the defaults
+    (60, 50)
+    >>> validate_config({**config, "backtest": {"topk": 0}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid workflow configuration (1 problem(s)):...backtest.topk: must be...
     """
     problems = _Problems()
     if not isinstance(config, dict):

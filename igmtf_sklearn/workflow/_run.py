@@ -150,6 +150,26 @@ def run_workflow(config, *, progress=True) -> dict:
     ``report: false``, ``report.html`` with its PNG figures. It is created only
     once everything has been computed, and each file is written under a
     temporary name and renamed, so a failed run leaves no partial file.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> from igmtf_sklearn.workflow import run_workflow
+    >>> folder = tempfile.mkdtemp()
+    >>> result = run_workflow({
+    ...     "data": {"synthetic": {"n_instruments": 20, "n_days": 120, "start": "2020-01-01",
+    ...                            "random_state": 0}},
+    ...     "segments": {"train": ["2020-01-01", "2020-03-31"],
+    ...                  "valid": ["2020-04-01", "2020-04-30"],
+    ...                  "test": ["2020-05-01", "2020-06-19"]},
+    ...     "features": {"window": 5},
+    ...     "model": {"hidden_size": 4, "num_layers": 1, "max_epochs": 1, "pretrain_epochs": 1,
+    ...               "random_state": 0},
+    ...     "backtest": {"topk": 5, "n_drop": 1},
+    ...     "output_dir": f"{folder}/run", "report": False}, progress=False)
+    >>> result["backtest"].index[0]  # the first test day
+    Timestamp('2020-05-01 00:00:00')
+    >>> shutil.rmtree(folder)
     """
     config = validate_config(config)
     stage = _Stages(progress)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 DATETIME = "datetime"
 INSTRUMENT = "instrument"
@@ -44,9 +45,11 @@ def check_panel_index(obj, *, name: str = "X") -> pd.MultiIndex:
         MultiIndex, or the panel is empty.
     """
     if not isinstance(obj, pd.DataFrame | pd.Series):
+        # scikit-learn's estimator checks expect sparse input to be refused by name.
+        sparse = " Sparse input is not supported." if sp.issparse(obj) else ""
         raise TypeError(
             f"{name} must be a pandas DataFrame or Series indexed by a (datetime, instrument) "
-            f"MultiIndex, got {type(obj).__name__}. Build one with "
+            f"MultiIndex, got {type(obj).__name__}.{sparse} Build one with "
             "df.set_index(['datetime', 'instrument']).sort_index(); in a Pipeline whose other "
             "steps return arrays, call pipeline.set_output(transform='pandas')."
         )

@@ -24,6 +24,17 @@ def atomic_path(path):
     ----------
     path : str or path-like
         The final file; its folder must exist.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from igmtf_sklearn.report import atomic_path
+    >>> folder = tempfile.mkdtemp()
+    >>> with atomic_path(os.path.join(folder, "notes.txt")) as temporary:
+    ...     _ = temporary.write_text("all or nothing")
+    >>> os.listdir(folder)
+    ['notes.txt']
+    >>> shutil.rmtree(folder)
     """
     path = Path(path)
     # A fresh name, not mkstemp's file: whatever writes it creates it with the usual
@@ -39,7 +50,17 @@ def atomic_path(path):
 
 
 def atomic_write(path, data) -> Path:
-    """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; return ``path``."""
+    """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; return ``path``.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> from igmtf_sklearn.report import atomic_write
+    >>> folder = tempfile.mkdtemp()
+    >>> atomic_write(os.path.join(folder, "notes.txt"), "all or nothing").read_text()
+    'all or nothing'
+    >>> shutil.rmtree(folder)
+    """
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as file:

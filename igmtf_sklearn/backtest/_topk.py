@@ -19,14 +19,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    make_constraint,
-    validate_params,
-)
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._utils._panel import DATETIME, INSTRUMENT, check_panel_index
+from .._utils._param_validation import InvalidParameterError, constraint_problem
 from ._market import _build_market, _is_instrument
 from ._orders import _Costs, _simulate
 
@@ -46,7 +42,8 @@ POSITION_COLUMNS = ("amount", "price", "value", "weight")
 
 #: The numeric settings of :func:`topk_dropout_backtest`, as scikit-learn
 #: parameter constraints: the one source of their rules (the workflow's
-#: ``backtest`` section is checked against them too).
+#: ``backtest`` section is checked against them too, through the function's
+#: ``validate_params`` constraints).
 SETTING_CONSTRAINTS = {
     "topk": [Interval(Integral, 1, None, closed="left")],
     "n_drop": [Interval(Integral, 0, None, closed="left")],
@@ -60,25 +57,6 @@ SETTING_CONSTRAINTS = {
 }
 
 
-def _unmet(settings: dict) -> list[tuple[str, str]]:
-    """``(name, what a valid value is)`` of each setting its constraints refuse."""
-    unmet = []
-    for name, value in settings.items():
-        constraints = [make_constraint(c) for c in SETTING_CONSTRAINTS[name]]
-        if not any(c.is_satisfied_by(value) for c in constraints):
-            unmet.append((name, " or ".join(str(c) for c in constraints)))
-    return unmet
-
-
-def setting_problems(**settings) -> list[str]:
-    """What is wrong with the numeric backtest settings, one message each (empty if nothing).
-
-    Checked against :data:`SETTING_CONSTRAINTS`; shared with the workflow's
-    config validation, which reports every problem at once.
-    """
-    return [f"{name} must be {valid}, got {settings[name]!r}" for name, valid in _unmet(settings)]
-
-
 def _every_invalid_setting(func):
     """Report every invalid numeric setting at once, not only the first as ``validate_params``."""
     signature = inspect.signature(func)
@@ -86,14 +64,16 @@ def _every_invalid_setting(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         arguments = signature.bind(*args, **kwargs).arguments
-        settings = {k: v for k, v in arguments.items() if k in SETTING_CONSTRAINTS}
-        unmet = _unmet(settings)
-        if len(unmet) > 1:
+        problems = [
+            f"{name!r} {problem}"
+            for name, value in arguments.items()
+            if name in SETTING_CONSTRAINTS
+            and (problem := constraint_problem(SETTING_CONSTRAINTS[name], value)) is not None
+        ]
+        if len(problems) > 1:
             raise InvalidParameterError(
-                f"{len(unmet)} invalid settings of topk_dropout_backtest: "
-                + "; ".join(
-                    f"{name!r} must be {valid}, got {settings[name]!r}" for name, valid in unmet
-                )
+                f"{len(problems)} invalid settings of topk_dropout_backtest: "
+                + "; ".join(problems)
                 + "."
             )
         return func(*args, **kwargs)

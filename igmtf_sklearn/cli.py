@@ -12,7 +12,6 @@ Each subcommand is a ``(add_arguments, handler)`` pair registered in
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from numbers import Integral
 
@@ -30,11 +29,6 @@ from .workflow import (
     run_workflow,
     torch_threads,
 )
-
-# Small recurrent nets stop scaling beyond a few threads; and on a machine shared
-# with other jobs, OpenMP threads spin on busy cores, so leaving half the cores
-# free is faster as well as polite (see docs/benchmarks.md).
-_MAX_DEFAULT_THREADS = 4
 
 
 def _argument(kind, constraints):
@@ -66,9 +60,9 @@ def _model_option(name, kind):
     return _argument(kind, IGMTFRegressor._parameter_constraints[name])
 
 
-def _default_threads():
-    """Half the CPU cores, between 1 and ``_MAX_DEFAULT_THREADS``."""
-    return max(1, min(_MAX_DEFAULT_THREADS, (os.cpu_count() or 1) // 2))
+def _threads(text):
+    """``--threads``: ``auto`` (the idle cores, see ``n_threads``) or an int >= 1."""
+    return "auto" if text == "auto" else _int_at_least(1)(text)
 
 
 # -- demo ---------------------------------------------------------------------
@@ -127,9 +121,9 @@ def _add_demo_arguments(parser):
     )
     run.add_argument(
         "--threads",
-        type=_int_at_least(1),
-        default=_default_threads(),
-        help="torch CPU threads (default: half the cores, 1 to 4: %(default)s)",
+        type=_threads,
+        default="auto",
+        help="torch CPU threads, or 'auto': the cores idle at the start (default: %(default)s)",
     )
     run.add_argument(
         "-v", "--verbose", action="store_true", help="print the per-epoch training log"
@@ -166,9 +160,10 @@ def _add_run_arguments(parser):
     )
     parser.add_argument(
         "--threads",
-        type=_int_at_least(1),
-        default=_default_threads(),
-        help="torch threads (default: %(default)s)",
+        type=_threads,
+        default="auto",
+        help="torch threads, or 'auto': the cores idle at the start (default: %(default)s); "
+        "a model.n_threads in the configuration wins",
     )
     parser.add_argument("--quiet", action="store_true", help="print no progress, only results")
 
@@ -188,8 +183,9 @@ def _metrics_table(metrics):
 def _run_workflow(args):
     try:
         config = load_config(args.config)
-        with torch_threads(args.threads):
-            result = run_workflow(config, progress=not args.quiet)
+        if isinstance(config.get("model"), dict):
+            config["model"].setdefault("n_threads", args.threads)
+        result = run_workflow(config, progress=not args.quiet)
     except ValueError as error:
         print(f"igmtf run: {error}", file=sys.stderr)
         return 2

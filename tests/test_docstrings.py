@@ -53,7 +53,6 @@ UNDOCUMENTED_PARAMETERS = {
     "igmtf_sklearn.report.atomic_write": "no Parameters section",
     "igmtf_sklearn.workflow.describe_demo": "no Parameters section",
     "igmtf_sklearn.workflow.print_demo_report": "no Parameters section",
-    "igmtf_sklearn.workflow.torch_threads": "no Parameters section",
 }
 
 

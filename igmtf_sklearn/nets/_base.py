@@ -25,11 +25,13 @@ from skorch.utils import to_device
 
 from .._utils._panel import check_panel_index, day_slices
 from .._utils._param_validation import validate_estimator_parameters
+from .._utils._threads import torch_threads
 from ..metrics import mean_ic
 from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import ExplicitValidation
 from ._day_data import DayPanel
 from ._persistence import load_model, save_model
+from ._progress import FitProgress
 from ._training import GradientValueClipping, ValidDailyIC
 
 _LABEL_NORMS = {"csrank": cs_rank_norm, "cszscore": cs_zscore_norm, None: None}
@@ -121,6 +123,7 @@ class _PanelNet(NeuralNetRegressor):
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        "n_threads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -318,7 +321,7 @@ class _PanelNet(NeuralNetRegressor):
         -------
         self
         """
-        with _seeded(self.random_state, self.device):
+        with _seeded(self.random_state, self.device), torch_threads(self.n_threads):
             self._set_layout(layout)
             if not self.warm_start or not self.initialized_:
                 self.initialize()
@@ -346,6 +349,13 @@ class _PanelNet(NeuralNetRegressor):
         if self.train_split is not None and self.patience is not None and not no_epoch:
             callbacks.append(("early_stopping", self._early_stopping()))
         return callbacks
+
+    # What one training step takes, for the progress lines.
+    _progress_unit = "batches"
+
+    def _progress_stage(self):
+        """The name the progress lines give the fit, e.g. ``"GRU"``."""
+        return self.base_model if isinstance(self.base_model, str) else type(self).__name__
 
     def _module_kwargs(self):
         """The module's constructor arguments taken from the estimator's parameters."""
@@ -383,6 +393,7 @@ class _PanelNet(NeuralNetRegressor):
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             *self._callbacks_before_log(),
+            ("progress", FitProgress(self._progress_stage(), unit=self._progress_unit)),
             ("print_log", PrintLog()),
         ]
 
@@ -411,7 +422,8 @@ class _PanelNet(NeuralNetRegressor):
         the model was trained on) and select rows afterwards. Rows are scored in
         blocks of whole days of about ``batch_size`` rows.
         """
-        return super().predict(X)
+        with torch_threads(self.n_threads):
+            return super().predict(X)
 
     def save(self, path):
         """Write the fitted model to ``path`` without pickle (see :mod:`igmtf_sklearn.persistence`).

@@ -16,7 +16,6 @@ minutes on a laptop CPU:
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
+from .._utils._threads import torch_threads
 from ..datasets import make_stock_panel
 from ..metrics import ic_summary
 from ..nets import IGMTFRegressor
@@ -152,33 +152,6 @@ class DemoResult:
     n_test_rows: int = 0
 
 
-@contextlib.contextmanager
-def torch_threads(n_threads):
-    """Run with ``n_threads`` torch threads (None: leave as is), then restore the setting.
-
-    ``main`` may be called in-process (tests, notebooks); restoring keeps the
-    caller's setting intact.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from igmtf_sklearn.workflow import torch_threads
-    >>> before = torch.get_num_threads()
-    >>> with torch_threads(1):
-    ...     torch.get_num_threads()
-    1
-    >>> torch.get_num_threads() == before
-    True
-    """
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def make_data(config):
     """Simulate the market; return Alpha360 features, label and oracle on the whole panel.
 
@@ -237,6 +210,7 @@ def make_pipeline(config):
         pretrain_lr=config.pretrain_lr,
         random_state=config.seed,
         verbose=config.verbose,
+        n_threads=None,  # the demo runs under its caller's thread setting (igmtf demo --threads)
     )
     steps = [("norm", RobustZScoreNorm(clip_outlier=True)), ("fillna", Fillna()), ("model", model)]
     # Frames, not arrays, must reach the model: it needs the (datetime, instrument) index.

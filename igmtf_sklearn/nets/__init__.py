@@ -18,6 +18,7 @@ estimator.
 """
 
 from ._date_split import DateValidSplit, ExplicitValidation
+from ._fused_rnn import FusedGRU, FusedLSTM
 from ._igmtf import IGMTFRegressor
 from ._module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
 from ._persistence import FORMAT_VERSION, load_model, save_model
@@ -29,6 +30,8 @@ __all__ = [
     "DailyICLoss",
     "DateValidSplit",
     "ExplicitValidation",
+    "FusedGRU",
+    "FusedLSTM",
     "IGMTFModule",
     "IGMTFRegressor",
     "MaskedMSELoss",

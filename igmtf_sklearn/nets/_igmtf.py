@@ -427,6 +427,7 @@ class IGMTFRegressor(_PanelNet):
             num_layers=architecture["num_layers"],
             dropout=architecture["dropout"],
             base_model=architecture["base_model"],
+            module__fused=architecture.get("fused", True),
             label_norm=None,  # the split panels hold labels normalised already
             patience=self.pretrain_patience,
             clip_value=self.clip_value,

@@ -22,17 +22,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._fused_rnn import FusedGRU, FusedLSTM
+
 __all__ = ["IGMTFModule", "RNNModule", "load_qlib_igmtf_state_dict", "pad_by_day"]
 
 _RNN_TYPES = {"GRU": nn.GRU, "LSTM": nn.LSTM}
+# Same parameters and state dict, with a fused CPU forward and backward (see _fused_rnn).
+_FUSED_RNN_TYPES = {"GRU": FusedGRU, "LSTM": FusedLSTM}
 # Added to each row norm before normalising (Qlib adds it to the product of the norms).
 _COS_EPS = 1e-6
 _BANK_BUFFERS = ("bank_hidden", "bank_mask", "bank_day_mean", "bank_label", "bank_dates")
 
 
-def _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout):
+def _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout, fused=True):
     try:
-        rnn_type = _RNN_TYPES[str(base_model).upper()]
+        rnn_type = (_FUSED_RNN_TYPES if fused else _RNN_TYPES)[str(base_model).upper()]
     except KeyError:
         raise ValueError(f"base_model must be 'GRU' or 'LSTM', got {base_model!r}.") from None
     return rnn_type(
@@ -125,6 +129,13 @@ class RNNModule(nn.Module):
         Dropout between recurrent layers.
     base_model : {"GRU", "LSTM"}, default="GRU"
         Recurrent cell.
+    fused : bool, default=True
+        Run the encoder through the fused CPU kernel (:class:`FusedGRU` /
+        :class:`FusedLSTM`: same parameters and state dict as ``nn.GRU`` /
+        ``nn.LSTM``, outputs equal to float32 rounding, a training step ~1.6x
+        faster on one core). It needs numba; without it, on a GPU, or where the
+        kernel does not apply, torch's own op runs. False always uses torch's op
+        (``module__fused=False`` on the estimators).
 
     Examples
     --------
@@ -135,10 +146,12 @@ class RNNModule(nn.Module):
     torch.Size([4])
     """
 
-    def __init__(self, d_feat=6, hidden_size=64, num_layers=2, dropout=0.0, base_model="GRU"):
+    def __init__(
+        self, d_feat=6, hidden_size=64, num_layers=2, dropout=0.0, base_model="GRU", fused=True
+    ):
         super().__init__()
         self.d_feat = d_feat
-        self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout)
+        self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout, fused)
         self.fc_out = nn.Linear(hidden_size, 1)
 
     def forward(self, x, mask=None):
@@ -184,6 +197,13 @@ class IGMTFModule(nn.Module):
         enter the prediction through a learned scale (``label_out``). Needs a bank
         set with labels and dates, and an ``allowed`` day mask in ``forward`` so
         that no label from a query day's future can reach it. 0 is Qlib's model.
+    fused : bool, default=True
+        Run the encoder through the fused CPU kernel (:class:`FusedGRU` /
+        :class:`FusedLSTM`: same parameters and state dict as ``nn.GRU`` /
+        ``nn.LSTM``, outputs equal to float32 rounding, a training step ~1.6x
+        faster on one core). It needs numba; without it, on a GPU, or where the
+        kernel does not apply, torch's own op runs. False always uses torch's op
+        (``module__fused=False`` on the estimators).
 
     Notes
     -----
@@ -212,13 +232,14 @@ class IGMTFModule(nn.Module):
         k_day=10,
         n_neighbor=10,
         label_neighbors=0,
+        fused=True,
     ):
         super().__init__()
         self.d_feat = d_feat
         self.k_day = k_day
         self.n_neighbor = n_neighbor
         self.label_neighbors = label_neighbors
-        self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout)
+        self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout, fused)
         self.lins = nn.Sequential()
         for i in range(2):
             self.lins.add_module(f"linear{i}", nn.Linear(hidden_size, hidden_size))

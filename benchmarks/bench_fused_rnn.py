@@ -1,0 +1,132 @@
+"""Benchmark: nn.GRU/nn.LSTM against FusedGRU/FusedLSTM on IGMTF's shapes, 1 thread.
+
+One training step = one trading day: 260 rows x 60 steps x 5 features, hidden 64,
+2 layers, loss on out[:, -1] (IGMTF's use), forward + backward.  Prediction =
+forward under no_grad on a 512-row block.  Runs are interleaved (nn, fused,
+...) and medians reported, wall and CPU (process_time)
+time, so that a busy machine slows every variant alike.
+
+The floor is the step's matmul arithmetic divided by this machine's measured
+float32 matmul throughput (torch.mm of the recurrent shape and of a big square).
+
+    python bench_fused_rnn.py [--repeats 9] [--rows 260] [--block 512]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from igmtf_sklearn.nets import FusedGRU, FusedLSTM
+from igmtf_sklearn.nets import _fused_kernels as F
+
+
+def _time(fn):
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def _gflop(lstm, rows, steps, d_in, hidden, layers, train):
+    """Matmul GFLOP of a forward (and backward) pass; elementwise work not counted."""
+    g = (4 if lstm else 3) * hidden
+    total = 0.0
+    for layer in range(layers):
+        d = d_in if layer == 0 else hidden
+        fwd = 2 * rows * steps * g * (d + hidden)  # W_ih x, W_hh h
+        bwd = 2 * rows * steps * g * (d + hidden + hidden)  # dW_ih, dW_hh, dh
+        bwd += 2 * rows * steps * g * d if layer > 0 else 0  # dx into the layer below
+        total += fwd + (bwd if train else 0)
+    return total / 1e9
+
+
+def _mm_gflops(m, k, n, reps):
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(3):
+        torch.mm(a, b)
+    best = []
+    for _ in range(5):
+        c = time.process_time()
+        for _ in range(reps):
+            torch.mm(a, b)
+        best.append((time.process_time() - c) / reps)
+    return 2 * m * k * n / statistics.median(best) / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--rows", type=int, default=260)
+    ap.add_argument("--block", type=int, default=512)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    if not F._numba_kernels():
+        raise SystemExit("numba is not installed: the fused path falls back to torch's op")
+    print(
+        f"torch {torch.__version__}, 1 thread; "
+        f"median of {args.repeats}, interleaved; ms per call, CPU (wall)"
+    )
+
+    thr_rec = _mm_gflops(args.rows, 64, 192, 300)
+    thr_sq = _mm_gflops(1024, 1024, 1024, 3)
+    print(
+        f"float32 matmul: {thr_rec:.1f} GFLOP/s at {args.rows}x64 @ 64x192, "
+        f"{thr_sq:.1f} GFLOP/s at 1024^3\n"
+    )
+
+    hdr = f"{'':5} {'mode':22} {'nn':>15} {'fused':>15} {'ratio':>6} {'wall':>6} {'floor':>6}"
+    print(hdr)
+    print("-" * len(hdr))
+    x = torch.randn(args.rows, 60, 5)
+    xb = torch.randn(args.block, 60, 5)
+    for name, base, fused in (("GRU", nn.GRU, FusedGRU), ("LSTM", nn.LSTM, FusedLSTM)):
+        ref = base(5, 64, 2, batch_first=True)
+        new = fused(5, 64, 2, batch_first=True)
+        new.load_state_dict(ref.state_dict())
+        lstm = base is nn.LSTM
+
+        def train(m):
+            m(x)[0][:, -1].sum().backward()
+
+        def predict(m):
+            with torch.no_grad():
+                m(xb)
+
+        for mode, fn, rows, grad in (
+            (f"train day ({args.rows} rows)", train, args.rows, True),
+            (f"predict ({args.block} rows)", predict, args.block, False),
+        ):
+            res = {"nn": [], "fused": []}
+            fn(ref), fn(new)  # warm-up (numba compile or cache load)
+            for _ in range(args.repeats):
+                res["nn"].append(_time(lambda fn=fn, ref=ref: fn(ref)))
+                res["fused"].append(_time(lambda fn=fn, new=new: fn(new)))
+            med = {
+                k: (
+                    statistics.median(c for _, c in v) * 1e3,
+                    statistics.median(w for w, _ in v) * 1e3,
+                )
+                for k, v in res.items()
+            }
+            floor = _gflop(lstm, rows, 60, 5, 64, 2, grad) / thr_rec * 1e3
+
+            def cell(k, med=med):
+                return f"{med[k][0]:6.1f} ({med[k][1]:5.1f})"
+
+            print(
+                f"{name:5} {mode:22} {cell('nn'):>15} {cell('fused'):>15} "
+                f"{med['nn'][0] / med['fused'][0]:5.2f}x {med['nn'][1] / med['fused'][1]:5.2f}x "
+                f"{floor:5.1f}"
+            )
+    print(
+        "\nratio = nn CPU ms / fused CPU ms; wall = the same for wall-clock medians;"
+        "\nfloor = matmul GFLOP of the pass / the recurrent-shape matmul throughput above "
+        f"(GRU day: {_gflop(False, args.rows, 60, 5, 64, 2, True):.2f} GFLOP fwd+bwd)."
+    )
+
+
+if __name__ == "__main__":
+    main()

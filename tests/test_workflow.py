@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from igmtf_sklearn import ExplicitValidation
+from igmtf_sklearn import DailyICLoss, ExplicitValidation
 from igmtf_sklearn.datasets import make_stock_panel
 from igmtf_sklearn.persistence import load_model
 from igmtf_sklearn.preprocessing import Alpha360
@@ -312,3 +312,25 @@ def test_qlib_source_keeps_member_rows_and_full_histories(data_dir):
     assert 0.9 < members.mean() < 1.0  # some instruments trade outside their membership
     assert members.sum() == panel[members].shape[0]
     assert benchmark.index.min() > start and benchmark.abs().max() < 0.1
+
+
+# ---------------------------------------------------------------------------
+# Options beyond Qlib, set from the configuration
+# ---------------------------------------------------------------------------
+
+
+def test_config_sets_the_ic_loss_and_label_neighbors(tmp_path):
+    config = tiny_config(tmp_path / "run")
+    config["model"].update(criterion="DailyICLoss", label_neighbors=5, label_horizon=2)
+    config["report"] = False
+    result = run_workflow(config, progress=False)
+    model = load_model(result["files"]["model"])[-1]
+    assert model.criterion is DailyICLoss and model.label_neighbors == 5
+    assert model.module_.bank_label.shape == model.module_.bank_mask.shape
+
+
+def test_config_refuses_an_unknown_criterion(tmp_path):
+    config = tiny_config(tmp_path / "run")
+    config["model"]["criterion"] = "Huber"
+    with pytest.raises(ValueError, match=r"model\.criterion.*DailyICLoss"):
+        validate_config(config)

@@ -30,9 +30,12 @@ from ..metrics import mean_ic
 from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._date_split import ExplicitValidation
 from ._day_data import DayPanel
-from ._persistence import load_model, save_model
+from ._persistence import load_model, register_param_classes, save_model
 from ._progress import FitProgress
-from ._training import GradientValueClipping, ValidDailyIC
+from ._training import DailyICLoss, GradientValueClipping, MaskedMSELoss, ValidDailyIC
+
+# The losses a saved model may name as its criterion.
+register_param_classes(MaskedMSELoss, DailyICLoss)
 
 _LABEL_NORMS = {"csrank": cs_rank_norm, "cszscore": cs_zscore_norm, None: None}
 _ALPHA_COLUMN = re.compile(r"^([A-Z]+)(\d+)$")

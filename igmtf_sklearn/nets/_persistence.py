@@ -38,6 +38,10 @@ _TRANSFORMERS = {
     cls.__name__: cls for cls in (Alpha360, RobustZScoreNorm, Fillna, CSZScoreNorm, CSRankNorm)
 }
 _PLAIN = (bool, int, float, str, type(None))
+# Classes a hyperparameter may hold (the losses for ``criterion``), stored by name and
+# looked up again on load: nothing outside this list can be named by a file.
+_PARAM_CLASSES = {}
+_CLASS_KEY = "__class__"
 
 
 def register_net(cls):
@@ -50,6 +54,11 @@ def register_net(cls):
     return cls
 
 
+def register_param_classes(*classes):
+    """Allow ``classes`` as hyperparameter values in model files (stored by their name)."""
+    _PARAM_CLASSES.update({cls.__name__: cls for cls in classes})
+
+
 def _is_plain(value):
     if isinstance(value, list | tuple):
         return all(isinstance(v, _PLAIN) for v in value)
@@ -57,8 +66,22 @@ def _is_plain(value):
 
 
 def _plain_params(estimator):
-    """Hyperparameters that are plain values; object-valued ones are left out."""
-    return {k: v for k, v in estimator.get_params(deep=False).items() if _is_plain(v)}
+    """Hyperparameters that are plain values or registered classes; other objects are left out."""
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if _is_plain(value):
+            params[key] = value
+        elif isinstance(value, type) and _PARAM_CLASSES.get(value.__name__) is value:
+            params[key] = {_CLASS_KEY: value.__name__}
+    return params
+
+
+def _restore_params(params):
+    """Stored hyperparameters with registered class names turned back into the classes."""
+    return {
+        k: _PARAM_CLASSES[v[_CLASS_KEY]] if isinstance(v, dict) and _CLASS_KEY in v else v
+        for k, v in params.items()
+    }
 
 
 def _fitted_attributes(estimator):
@@ -158,7 +181,7 @@ def _restore_fitted(estimator, fitted):
 def _load_net(state, device):
     # The stored device is where the model was trained: build on the requested one, so
     # that initialize() never touches a device this machine may not have.
-    net = _NETS[state["class"]](**{**state["params"], "device": device})
+    net = _NETS[state["class"]](**{**_restore_params(state["params"]), "device": device})
     _restore_fitted(net, state["fitted"])
     net.initialize()
     net.module_.load_state_dict(state["module"])

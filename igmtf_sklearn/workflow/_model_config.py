@@ -14,15 +14,19 @@ import numbers
 import os
 from pathlib import Path
 
+from sklearn.utils._param_validation import StrOptions
+
 from .._utils._param_validation import function_constraints
 from ..backtest import topk_dropout_backtest
-from ..nets import IGMTFRegressor
+from ..nets import DailyICLoss, IGMTFRegressor, MaskedMSELoss
 from ._checks import _check_constraints, _check_keys
 
 # Estimator parameters a YAML file cannot or must not set: objects, and the
 # validation split, which the workflow sets to the valid segment.
 _MODEL_EXCLUDED = {"self", "kwargs", "module", "criterion", "optimizer", "train_split"}
 _MODEL_EXTRA = {"verbose", "device"}
+#: The losses a configuration names with ``criterion:`` (an object cannot be written in YAML).
+CRITERIA = {"MaskedMSELoss": MaskedMSELoss, "DailyICLoss": DailyICLoss}
 _MODEL_PREFIXES = ("module__", "optimizer__", "criterion__")
 
 
@@ -30,8 +34,16 @@ def _model_parameters() -> dict:
     """The IGMTFRegressor parameters a configuration may set, with their defaults."""
     signature = inspect.signature(IGMTFRegressor.__init__).parameters
     allowed = {k: p.default for k, p in signature.items() if k not in _MODEL_EXCLUDED}
-    allowed.update(verbose=1, device="cpu")
+    allowed.update(verbose=1, device="cpu", criterion="MaskedMSELoss")
     return allowed
+
+
+def estimator_parameters(model: dict) -> dict:
+    """A validated ``model`` section as ``IGMTFRegressor`` keyword arguments."""
+    params = dict(model)
+    if "criterion" in params:
+        params["criterion"] = CRITERIA[params["criterion"]]
+    return params
 
 
 def _validate_model(problems, model):
@@ -49,7 +61,11 @@ def _validate_model(problems, model):
                 "model", f"unknown parameter {key!r}{hint}; allowed: {', '.join(sorted(allowed))}"
             )
     known = {k: v for k, v in model.items() if k in allowed}
-    _check_constraints(problems, "model", IGMTFRegressor._parameter_constraints, known)
+    constraints = {
+        **IGMTFRegressor._parameter_constraints,
+        "criterion": [StrOptions(set(CRITERIA))],
+    }
+    _check_constraints(problems, "model", constraints, known)
     # Checked here too, although fit checks it, so that a wrong path is reported
     # before the data are loaded.
     pretrained = known.get("pretrained")

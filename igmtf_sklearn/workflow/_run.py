@@ -15,6 +15,7 @@ from ..nets import ExplicitValidation, IGMTFRegressor
 from ..preprocessing import Fillna, RobustZScoreNorm
 from ._config import validate_config
 from ._data import _features_and_label, _load_data, _segment_rows
+from ._model_config import estimator_parameters
 from ._outputs import _write_outputs
 
 __all__ = ["run_workflow"]
@@ -52,7 +53,7 @@ def _fit_model(config, X_train, y_train, X_valid, y_valid, progress):
     fitted on the training rows only.
     """
     preprocessing = _preprocessing().fit(X_train)
-    params = dict(config["model"])
+    params = estimator_parameters(config["model"])
     if not progress:
         params.setdefault("verbose", 0)
     model = IGMTFRegressor(

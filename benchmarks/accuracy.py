@@ -88,8 +88,15 @@ VARIANTS = {
     "labels": {"label_neighbors": 50},
     "ic_labels": {"criterion": "DailyICLoss", "label_neighbors": 50},
 }
-#: Tasks that are not IGMTF variants.
-SPECIAL = ("pretrain", "gru")
+#: Tasks that are not IGMTF variants: the pretraining, the GRU alone at equal epochs, and
+#: the walk-forward grid search a user of this package would run.
+SPECIAL = ("pretrain", "gru", "search")
+#: The search: Qlib's hard-coded (10, 10) and the corners around it, scored by rank IC
+#: on two walk-forward folds that both test inside the valid year.
+SEARCH_GRID = [
+    {"k_day": [10], "n_neighbor": [10]},
+    {"k_day": [5, 20], "n_neighbor": [5, 20]},
+]
 REFERENCE = "qlib"
 
 
@@ -251,6 +258,12 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
         model.fit(X_train, y_train)
         params = {"lr": 1e-3, "batch_size": 800, "max_epochs": BUDGET["epochs"], "from": "pretrain"}
+    elif variant == "search":
+        params, search_log = _grid_search(frames, gru_path, common)
+        model = IGMTFRegressor(
+            pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **params, **common
+        )
+        model.fit(X_train, y_train)
     else:
         params = dict(VARIANTS[variant])
         model = IGMTFRegressor(
@@ -258,6 +271,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         )
         model.fit(X_train, y_train)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
+    extra = {"search": search_log} if variant == "search" else {}
     history = _history(model)
     valid_ics = [row.get("valid_ic") for row in history]
     result = {
@@ -271,6 +285,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         if valid_ics and None not in valid_ics
         else None,
         "history": history,
+        **extra,
         "fit_wall_s": fit_wall,
         "fit_cpu_s": fit_cpu,
         **_evaluate(model, frames),
@@ -290,6 +305,41 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     tmp.write_text(json.dumps(result, indent=1, default=float))
     tmp.replace(path)
     return result
+
+
+def _grid_search(frames, gru_path, common):
+    """``GridSearchCV`` over ``SEARCH_GRID`` on the train + valid days, as a user would.
+
+    Two ``WalkForwardSplit`` folds, each testing on half of the valid year, so no fold
+    is scored on days the pretrained GRU was trained on; inside each fold the
+    estimator's own date split (the last 20 % of its days) early-stops. Returns the
+    best parameters and the search's mean fold scores.
+    """
+    import pandas as pd
+    from sklearn.model_selection import GridSearchCV
+
+    from igmtf_sklearn import IGMTFRegressor
+    from igmtf_sklearn.metrics import rank_ic_scorer
+    from igmtf_sklearn.model_selection import WalkForwardSplit
+
+    X = pd.concat([frames["train"][0], frames["valid"][0]])
+    y = pd.concat([frames["train"][1], frames["valid"][1]])
+    n_valid_days = frames["valid"][0].index.get_level_values(0).nunique()
+    params = {k: v for k, v in common.items() if k != "train_split"}
+    search = GridSearchCV(
+        IGMTFRegressor(pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **params),
+        SEARCH_GRID,
+        cv=WalkForwardSplit(n_splits=2, test_days=n_valid_days // 2, gap_days=2),
+        scoring=rank_ic_scorer,
+        refit=False,
+    )
+    search.fit(X, y)
+    results = search.cv_results_
+    log = [
+        {"params": p, "mean_rank_ic": float(m), "std": float(s)}
+        for p, m, s in zip(results["params"], results["mean_test_score"], results["std_test_score"])
+    ]
+    return search.best_params_, {"grid": repr(SEARCH_GRID), "cv": log, "best": search.best_params_}
 
 
 def _cpu_model():
@@ -372,9 +422,16 @@ def _mins(started):
 
 # -- table -----------------------------------------------------------------------------
 def load_results(results_dir):
+    """Every task's result; a label-reading variant also as ``<variant>+grown``, its
+    figures with the bank grown day by day (``valid_grown`` / ``test_grown``)."""
     rows = []
     for path in sorted(Path(results_dir).glob("*/*.json")):
-        rows.append(json.loads(path.read_text()))
+        result = json.loads(path.read_text())
+        rows.append(result)
+        if "test_grown" in result:
+            grown = {**result, "variant": result["variant"] + "+grown"}
+            grown.update(valid=result["valid_grown"], test=result["test_grown"])
+            rows.append(grown)
     return rows
 
 

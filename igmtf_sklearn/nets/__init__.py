@@ -13,8 +13,8 @@
 The private modules, from the bottom up: ``_module`` (torch networks),
 ``_day_data`` (day panels and batch iterators), ``_training`` (loss, callbacks,
 timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
-``_base`` (the panel handling both estimators share), then one module per
-estimator.
+``_base`` (the panel handling both estimators share), ``_memory_bank`` (IGMTF's
+memory bank, a mixin of its estimator), then one module per estimator.
 """
 
 from ._date_split import DateValidSplit, ExplicitValidation

@@ -1,0 +1,156 @@
+"""The memory bank of ``IGMTFRegressor``: building, extending and reading it.
+
+The bank holds the hidden states of every training row, grouped by day (with
+the rows' labels and the days' dates when ``label_neighbors`` is on). It lives
+in the module's buffers (``IGMTFModule.set_memory_bank``); this mixin fills
+them: rebuilt in eval mode at the start of each epoch, grown with newly
+labelled days by ``extend_memory_bank``, and masked per query day so that no
+label from a query day's future is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._training import StageTimer
+
+
+def _date_ns(dates):
+    """Dates as int64 nanoseconds, the form the memory bank stores them in."""
+    return np.asarray(dates).astype("datetime64[ns]").astype(np.int64)
+
+
+class _MemoryBankMixin:
+    """The memory-bank part of ``IGMTFRegressor``; inherited first, before ``_PanelNet``."""
+
+    def _bank_days_allowed(self, panel):
+        """``day_inputs`` for the iterators: the bank days each query day may use.
+
+        A stored day ``s`` is allowed for query day ``t`` when its label is known on
+        ``t``: ``t`` is at least ``label_horizon`` trading days after ``s``. Trading
+        days are counted on the union of the bank's and the panel's dates; where
+        that calendar misses days (a panel with gaps) the distance is undercounted,
+        which only excludes more days, never admits one too early. The bank is read
+        when a batch is drawn, since it is rebuilt at each epoch's start.
+        """
+        query = _date_ns(panel.dates)
+
+        def day_inputs(days):
+            bank = self.module_.bank_dates.cpu().numpy()
+            calendar = np.union1d(bank, query[days])
+            distance = np.searchsorted(calendar, query[days])[:, None] - np.searchsorted(
+                calendar, bank
+            )
+            allowed = torch.from_numpy(distance >= self.label_horizon)
+            return {"allowed": allowed.to(self.device)}
+
+        return day_inputs
+
+    @property
+    def memory_bank_(self):
+        """The stored training hidden states, as held in ``module_``'s buffers."""
+        self.check_is_fitted()
+        module = self.module_
+        return {
+            "hidden": module.bank_hidden,
+            "mask": module.bank_mask,
+            "day_mean": module.bank_day_mean,
+        }
+
+    def update_memory_bank(self, panel):
+        """Rebuild the memory bank from ``panel``'s rows with the current weights.
+
+        Parameters
+        ----------
+        panel : DayPanel
+            The training days.
+        """
+        module = self.module_
+        labels = dates = None
+        if self.label_neighbors:
+            labels, dates = panel.y, torch.from_numpy(_date_ns(panel.dates))
+        module.set_memory_bank(self._encode(panel), torch.from_numpy(panel.counts), labels, dates)
+        self.memory_bank_dates_ = np.asarray(panel.dates).astype("datetime64[ns]")
+
+    def _encode(self, panel):
+        """Hidden states of all of ``panel``'s rows, in eval mode and without gradients."""
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            hidden = [
+                module.encode(panel.X[start : start + self.batch_size].to(self.device))
+                for start in range(0, len(panel), self.batch_size)
+            ]
+        module.train(was_training)
+        return (
+            torch.cat(hidden)
+            if hidden
+            else module.bank_hidden.new_zeros((0, module.bank_hidden.shape[-1]))
+        )
+
+    def extend_memory_bank(self, X, y=None):
+        """Add newly labelled days to the memory bank, as a model run daily would.
+
+        The new days are encoded with the fitted weights; days already in the bank
+        are replaced. Nothing else changes, so ``predict`` stays deterministic: the
+        bank changes only when this is called.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Features of the new days, the fitted columns, no NaN.
+        y : pandas.Series, optional
+            Their labels, normalised per day like the training labels (rows with a
+            NaN label are left out). Required with ``label_neighbors`` (the labels
+            are what those neighbours bring); otherwise ignored.
+
+        Returns
+        -------
+        self : IGMTFRegressor
+        """
+        self.check_is_fitted()
+        if self.label_neighbors and y is None:
+            raise ValueError(
+                "extend_memory_bank needs y with label_neighbors > 0: the stored labels are "
+                "what the neighbours contribute."
+            )
+        new = self._make_panel(X, y if self.label_neighbors else None)
+        module = self.module_
+        old_dates = _date_ns(self.memory_bank_dates_)
+        keep = ~np.isin(old_dates, _date_ns(new.dates))
+        old_mask = module.bank_mask[torch.from_numpy(keep)]
+        hidden = torch.cat(
+            [module.bank_hidden[torch.from_numpy(keep)][old_mask], self._encode(new)]
+        )
+        counts = np.concatenate([old_mask.sum(1).cpu().numpy(), new.counts])
+        dates = np.concatenate([old_dates[keep], _date_ns(new.dates)])
+        labels = None
+        if self.label_neighbors:
+            old_labels = module.bank_label[torch.from_numpy(keep)][old_mask]
+            labels = torch.cat([old_labels, new.y.to(old_labels.device)])
+        order = np.argsort(dates, kind="stable")  # keep the bank in date order
+        if np.any(order != np.arange(len(order))):
+            starts = np.cumsum(counts) - counts
+            rows = torch.from_numpy(
+                np.concatenate([np.arange(starts[d], starts[d] + counts[d]) for d in order])
+            )
+            hidden = hidden[rows.to(hidden.device)]
+            labels = labels[rows.to(labels.device)] if labels is not None else None
+            counts, dates = counts[order], dates[order]
+        module.set_memory_bank(hidden, torch.from_numpy(counts), labels, torch.from_numpy(dates))
+        self.memory_bank_dates_ = dates.astype("datetime64[ns]")
+        return self
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Start the epoch's history row and rebuild the memory bank."""
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        with StageTimer(self, "bank_dur"):
+            self.update_memory_bank(dataset_train)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Make sure a memory bank exists even if no epoch ran (``max_epochs=0``)."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if not self.module_.has_memory_bank and X is not None:
+            self.update_memory_bank(self.get_dataset(X))

@@ -10,7 +10,9 @@
   :func:`pad_by_day` and :func:`load_qlib_igmtf_state_dict` (Qlib checkpoints).
 - :func:`save_model`, :func:`load_model`: persistence without pickle.
 
-The private modules, from the bottom up: ``_module`` (torch networks),
+The private modules, from the bottom up: ``_fused_kernels``, ``_fused_rnn`` and
+``_fused_modules`` (the fused CPU GRU/LSTM: numba kernels, layers with their
+backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_module`` (torch networks),
 ``_day_data`` (day panels and batch iterators), ``_training`` (loss, callbacks,
 timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
 ``_base`` (the panel handling both estimators share), ``_memory_bank`` (IGMTF's
@@ -18,7 +20,7 @@ memory bank, a mixin of its estimator), then one module per estimator.
 """
 
 from ._date_split import DateValidSplit, ExplicitValidation
-from ._fused_rnn import FusedGRU, FusedLSTM
+from ._fused_modules import FusedGRU, FusedLSTM
 from ._igmtf import IGMTFRegressor
 from ._module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
 from ._persistence import FORMAT_VERSION, load_model, save_model

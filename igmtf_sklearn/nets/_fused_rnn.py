@@ -1,4 +1,4 @@
-"""Fused CPU GRU/LSTM encoders: drop-in ``nn.GRU``/``nn.LSTM`` with a hand-written backward.
+"""Fused CPU GRU/LSTM layers: forward and hand-written backward of ``FusedGRU``/``FusedLSTM``.
 
 Why: an IGMTF fit spends ~97% of its compute in ``torch.gru`` forward and
 backward on one trading day (~260 rows, 60 steps, hidden 64, 2 layers).  On a
@@ -20,11 +20,9 @@ run one :class:`torch.autograd.Function` per call:
   row of ones, so a bias gradient is the last column of a weight gradient).
 
 Nothing is compiled at install time; numba (optional dependency) compiles the
-four small gate kernels on first use (~10 s) and caches them.  Without numba, on GPU, or for
-configurations it does not cover (packed sequences, bidirectional,
-``proj_size``, dropout between layers in training, float64), ``forward`` is
-torch's own; a CPU case a user can change (e.g. ``pip install numba``) warns
-once per reason and process.
+four small gate kernels on first use (~10 s) and caches them.  The modules
+(:mod:`._fused_modules`) decide when this path applies and fall back to
+torch's own op otherwise.
 
 Measured with ``bench_fused_rnn.py`` (1 thread, CPU-time medians, AMD EPYC
 Milan VM with both cores busy): a GRU training day 1.6-1.75x faster than
@@ -34,11 +32,10 @@ measured matmul throughput, are ~55% of the fused GRU step.
 """
 
 import torch
-from torch import nn
 
-from ._fused_kernels import _BLOCK, _empty, _flat, _numba_kernels, _warn_once, clear_workspace
+from ._fused_kernels import _BLOCK, _empty, _flat, _numba_kernels, clear_workspace
 
-__all__ = ["FusedGRU", "FusedLSTM", "clear_workspace"]
+__all__ = ["clear_workspace"]
 
 
 # ------------------------------------------------------------------ common
@@ -370,128 +367,3 @@ def _run(lstm, input, states, flat, num_layers, batch_first):
         h0, c0 = (None if s is None else s.transpose(1, 2).contiguous() for s in (h0, c0))
         Hs, _, cn = _forward(lstm, xa, h0, c0, flat, num_layers, save=False)
         return (_from_fm(Hs[-1], batch_first), *_states_out(Hs, cn))
-
-
-# ------------------------------------------------------------------------ modules
-class _FusedMixin:
-    #: Set to False (on the class or an instance) to always use torch's op.
-    use_fused = True
-
-    def _fallback_reason(self, input, states):
-        """None if the fast path applies, else ``(reason, warn)``."""
-        if not self.use_fused:
-            return "disabled", False
-        if isinstance(input, nn.utils.rnn.PackedSequence):
-            return "packed sequences are not supported", True
-        tensors = [input, *(s for s in states if s is not None), *self._flat_weights]
-        if any(t.device.type != "cpu" for t in tensors):
-            return "not on CPU", False  # cuDNN and others stay, silently
-        if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling():
-            return "tracing or compiling", False
-        if any(t.dtype != torch.float32 for t in tensors):
-            return "only float32 is fused", True
-        if not _numba_kernels():
-            return "numba is not installed (pip install numba)", True
-        if self.bidirectional:
-            return "bidirectional is not fused", True
-        if getattr(self, "proj_size", 0):
-            return "proj_size is not fused", True
-        if self.training and self.dropout > 0 and self.num_layers > 1:
-            return "dropout between layers in training mode is not fused", True
-        return None
-
-    def _check(self, input, states):
-        """Shape checks (nn's own run inside torch's op, which we skip)."""
-        n = input.shape[0 if self.batch_first else 1]
-        if input.dim() != 3 or input.shape[2] != self.input_size:
-            raise RuntimeError(
-                f"input must be 2-D or 3-D with {self.input_size} features, "
-                f"got shape {tuple(input.shape)}"
-            )
-        shape = (self.num_layers, n, self.hidden_size)
-        for s in states:
-            if s is not None and tuple(s.shape) != shape:
-                raise RuntimeError(f"Expected hidden size {shape}, got {tuple(s.shape)}")
-
-    def _fused(self, input, states):
-        unbatched = input.dim() == 2
-        if unbatched:  # [T, D] -> a batch of one
-            input = input.unsqueeze(0 if self.batch_first else 1)
-            states = [None if s is None else s.unsqueeze(1) for s in states]
-        self._check(input, states)
-        res = _run(
-            isinstance(self, nn.LSTM),
-            input,
-            states,
-            self._flat_weights,
-            self.num_layers,
-            self.batch_first,
-        )
-        if unbatched:
-            res = (res[0].squeeze(0 if self.batch_first else 1), *(s.squeeze(1) for s in res[1:]))
-        return res
-
-
-class FusedGRU(_FusedMixin, nn.GRU):
-    """:class:`torch.nn.GRU` with a fused CPU forward and backward.
-
-    Same constructor, parameters, ``state_dict`` and results (to float32
-    rounding) as :class:`torch.nn.GRU`.  On CPU float32 it runs
-    the fused path; otherwise ``nn.GRU.forward`` (see the module docstring).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> from igmtf_sklearn.nets import FusedGRU
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
-    >>> fused = FusedGRU(input_size=5, hidden_size=8, num_layers=2, batch_first=True)
-    >>> plain = nn.GRU(input_size=5, hidden_size=8, num_layers=2, batch_first=True)
-    >>> _ = plain.load_state_dict(fused.state_dict())  # the same parameters
-    >>> x = torch.randn(4, 10, 5)
-    >>> torch.allclose(fused(x)[0], plain(x)[0], atol=1e-5)
-    True
-    """
-
-    def forward(self, input, hx=None):
-        reason = self._fallback_reason(input, [hx])
-        if reason is not None:
-            if reason[1]:
-                _warn_once(reason[0])
-            return super().forward(input, hx)
-        out, hn = self._fused(input, [hx])
-        return out, hn
-
-
-class FusedLSTM(_FusedMixin, nn.LSTM):
-    """:class:`torch.nn.LSTM` with a fused CPU forward and backward.
-
-    Same constructor, parameters, ``state_dict`` and results (to float32
-    rounding) as :class:`torch.nn.LSTM`.  On CPU float32 it runs
-    the fused path; otherwise ``nn.LSTM.forward`` (see the module docstring).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> from igmtf_sklearn.nets import FusedLSTM
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
-    >>> fused = FusedLSTM(input_size=5, hidden_size=8, num_layers=2, batch_first=True)
-    >>> plain = nn.LSTM(input_size=5, hidden_size=8, num_layers=2, batch_first=True)
-    >>> _ = plain.load_state_dict(fused.state_dict())  # the same parameters
-    >>> x = torch.randn(4, 10, 5)
-    >>> torch.allclose(fused(x)[0], plain(x)[0], atol=1e-5)
-    True
-    """
-
-    def forward(self, input, hx=None):
-        states = [None, None] if hx is None else list(hx)
-        reason = self._fallback_reason(input, states)
-        if reason is not None:
-            if reason[1]:
-                _warn_once(reason[0])
-            return super().forward(input, hx)
-        out, hn, cn = self._fused(input, states)
-        return out, (hn, cn)

@@ -22,12 +22,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._fused_rnn import FusedGRU, FusedLSTM
+from ._fused_modules import FusedGRU, FusedLSTM
 
 __all__ = ["IGMTFModule", "RNNModule", "load_qlib_igmtf_state_dict", "pad_by_day"]
 
 _RNN_TYPES = {"GRU": nn.GRU, "LSTM": nn.LSTM}
-# Same parameters and state dict, with a fused CPU forward and backward (see _fused_rnn).
+# Same parameters and state dict, with a fused CPU forward and backward (see _fused_modules).
 _FUSED_RNN_TYPES = {"GRU": FusedGRU, "LSTM": FusedLSTM}
 # Added to each row norm before normalising (Qlib adds it to the product of the norms).
 _COS_EPS = 1e-6

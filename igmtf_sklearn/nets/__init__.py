@@ -15,8 +15,10 @@ The private modules, from the bottom up: ``_fused_kernels``, ``_fused_rnn`` and
 backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_module`` (torch networks),
 ``_day_data`` (day panels and batch iterators), ``_training`` (loss, callbacks,
 timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
-``_base`` (the panel handling both estimators share), ``_memory_bank`` (IGMTF's
-memory bank, a mixin of its estimator), then one module per estimator.
+``_progress`` (progress lines), ``_panel_inputs`` (input validation and panel
+building), ``_base`` (the panel handling both estimators share),
+``_memory_bank`` (IGMTF's memory bank, a mixin of its estimator), then one
+module per estimator.
 """
 
 from ._date_split import DateValidSplit, ExplicitValidation

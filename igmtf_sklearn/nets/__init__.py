@@ -12,7 +12,8 @@
 
 The private modules, from the bottom up: ``_fused_kernels``, ``_fused_rnn`` and
 ``_fused_modules`` (the fused CPU GRU/LSTM: numba kernels, layers with their
-backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_module`` (torch networks),
+backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_rnn_module`` (the recurrent
+encoder, ``RNNModule`` and ``pad_by_day``), ``_module`` (``IGMTFModule``),
 ``_day_data`` (day panels and batch iterators), ``_training`` (loss, callbacks,
 timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
 ``_progress`` (progress lines), ``_panel_inputs`` (input validation and panel
@@ -24,9 +25,10 @@ module per estimator.
 from ._date_split import DateValidSplit, ExplicitValidation
 from ._fused_modules import FusedGRU, FusedLSTM
 from ._igmtf import IGMTFRegressor
-from ._module import IGMTFModule, RNNModule, load_qlib_igmtf_state_dict, pad_by_day
+from ._module import IGMTFModule, load_qlib_igmtf_state_dict
 from ._persistence import FORMAT_VERSION, load_model, save_model
 from ._rnn import RNNRegressor
+from ._rnn_module import RNNModule, pad_by_day
 from ._training import DailyICLoss, MaskedMSELoss
 
 __all__ = [

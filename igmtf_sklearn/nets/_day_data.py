@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._module import pad_by_day
+from ._rnn_module import pad_by_day
 
 
 class DayPanel(torch.utils.data.Dataset):

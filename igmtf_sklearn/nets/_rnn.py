@@ -8,8 +8,8 @@ from skorch.callbacks import EarlyStopping
 from ._base import _draw_seed, _PanelNet
 from ._date_split import DateValidSplit
 from ._day_data import DayBlockIterator, RowBatchIterator
-from ._module import RNNModule
 from ._persistence import register_net
+from ._rnn_module import RNNModule
 from ._training import MaskedMSELoss
 
 __all__ = ["RNNRegressor"]

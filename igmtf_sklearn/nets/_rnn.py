@@ -51,6 +51,16 @@ class RNNRegressor(_PanelNet):
         call starts (at most torch's default), so a busy machine is not
         oversubscribed: spinning OpenMP threads made a small fit 7x slower on a
         busy 2-core machine. None leaves torch's setting alone.
+    module : torch.nn.Module class, default=RNNModule
+        The network, built with the architecture parameters above (``module__*``
+        override them).
+    criterion : torch.nn.Module class, default=MaskedMSELoss
+        The training loss: :class:`MaskedMSELoss`, Qlib's MSE over the known
+        labels, or :class:`DailyICLoss` to train on the IC. Training batches are
+        random rows of several days, so each step's loss is minus the batch's
+        correlation; validation batches hold whole days and score the daily IC.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        The optimizer, Adam as in Qlib; ``optimizer__*`` set its other arguments.
     lr : float, default=1e-3
         Adam learning rate.
     max_epochs : int, default=200

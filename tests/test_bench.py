@@ -99,3 +99,21 @@ def test_vs_qlib_seeds_smoke(tmp_path, data_dir):
         # --accuracy-only: Qlib neither pretrains its own GRU nor re-scores the train set
         assert "pretrain_epochs" not in results[seed]["fit-qlib"]
         assert all(e["rescore_train"] < 0.5 for e in results[seed]["fit-qlib"]["igmtf_epochs"])
+
+
+def test_accuracy_campaign_smoke(tmp_path, data_dir):
+    """accuracy.py end to end on a tiny slice: pretraining, the baselines, a label-reading
+    variant with its grown bank, the grid search, a rerun that skips what is done, the table."""
+    if not (data_dir.parent / "cn_sample500" / "calendars" / "day.txt").is_file():
+        pytest.skip("cn_sample500 is not beside the CSI 300 data")
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
+    campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
+    out = _run([*campaign, "--variants", "gru,qlib,labels,search", "--jobs", "2"], timeout=1200)
+    assert "5 task(s) to run" in out and "FAILED" not in out
+    result = json.loads((results / "C" / "labels_seed0.json").read_text())
+    assert {"valid", "test", "valid_grown", "test_grown"} <= set(result)
+    assert "0 task(s) to run" in _run([*campaign, "--variants", "gru,qlib,labels,search"])
+    table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
+    for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search"):
+        assert f"| C | {variant} | 0 |" in table

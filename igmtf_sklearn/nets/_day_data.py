@@ -103,6 +103,7 @@ class OneDayIterator:
         self.epoch += 1
         for day in order:
             rows = panel.day_rows(day)
+            self.current_day = int(day)  # read by IGMTF's training-pass memory bank
             if self.day_inputs is None:
                 yield {"x": panel.X[rows]}, panel.y[rows]
             else:

@@ -15,7 +15,7 @@ import os
 from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import EarlyStopping
 
 from ._base import _SCORING_ROWS, _draw_seed, _PanelNet
@@ -74,6 +74,16 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         Trading days after which a day's label is known. Qlib's label
         ``close[t+2] / close[t+1] - 1`` is known two days later. Used only with
         ``label_neighbors``.
+    bank_refresh : {"epoch", "training_pass"}, default="epoch"
+        How the memory bank is refreshed between epochs. ``"epoch"`` (Qlib's):
+        every training row is encoded again, in eval mode, with the weights of
+        the epoch's start: one more forward pass over the training set per
+        epoch, besides the training steps. ``"training_pass"``:
+        from the second epoch on, the bank is the hidden states the previous
+        epoch's training steps computed anyway, each day's from the weights as
+        they were when that day was trained (in train mode, so with dropout
+        where there is some). It saves that pass; whether it costs accuracy is
+        measured in ``docs/accuracy.md``.
     label_norm : {"csrank", "cszscore", None}, default="csrank"
         Per-day label normalisation applied inside ``fit``.
     patience : int or None, default=20
@@ -167,6 +177,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         "n_neighbor": [Interval(Integral, 1, None, closed="left")],
         "label_neighbors": [Interval(Integral, 0, None, closed="left")],
         "label_horizon": [Interval(Integral, 1, None, closed="left")],
+        "bank_refresh": [StrOptions({"epoch", "training_pass"})],
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
         "pretrain_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -186,6 +197,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         n_neighbor=10,
         label_neighbors=0,
         label_horizon=2,
+        bank_refresh="epoch",
         label_norm="csrank",
         patience=20,
         clip_value=3.0,
@@ -224,6 +236,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         self.n_neighbor = n_neighbor
         self.label_neighbors = label_neighbors
         self.label_horizon = label_horizon
+        self.bank_refresh = bank_refresh
         self.label_norm = label_norm
         self.patience = patience
         self.clip_value = clip_value
@@ -264,9 +277,10 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         day_inputs = self._bank_days_allowed(dataset) if self.label_neighbors else None
         if training:
             # The history may come from a checkpoint (LoadInitState): continue its day order.
-            return OneDayIterator(
+            self._training_days = OneDayIterator(
                 dataset, seed=_draw_seed(), first_epoch=len(self.history), day_inputs=day_inputs
             )
+            return self._training_days
         return DayBlockIterator(dataset, self.batch_size, self.device, day_inputs=day_inputs)
 
     # -- pretraining ------------------------------------------------------------

@@ -66,11 +66,14 @@ class _MemoryBankMixin:
         panel : DayPanel
             The training days.
         """
-        module = self.module_
+        self._set_bank(panel, self._encode(panel))
+
+    def _set_bank(self, panel, hidden):
+        """Store ``hidden``, the hidden states of ``panel``'s rows, as the memory bank."""
         labels = dates = None
         if self.label_neighbors:
             labels, dates = panel.y, torch.from_numpy(_date_ns(panel.dates))
-        module.set_memory_bank(self._encode(panel), torch.from_numpy(panel.counts), labels, dates)
+        self.module_.set_memory_bank(hidden, torch.from_numpy(panel.counts), labels, dates)
         self.memory_bank_dates_ = np.asarray(panel.dates).astype("datetime64[ns]")
 
     def _encode(self, panel):
@@ -143,14 +146,43 @@ class _MemoryBankMixin:
         self.memory_bank_dates_ = dates.astype("datetime64[ns]")
         return self
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Start with no hidden states kept from an earlier fit."""
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._kept_bank = None
+
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Start the epoch's history row and rebuild the memory bank."""
+        """Start the epoch's history row and refresh the memory bank (``bank_refresh``)."""
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         with StageTimer(self, "bank_dur"):
-            self.update_memory_bank(dataset_train)
+            kept = self._kept_bank
+            if kept is not None and kept["done"].all():
+                self._set_bank(dataset_train, kept["hidden"])
+            else:  # "epoch", and the first epoch of "training_pass"
+                self.update_memory_bank(dataset_train)
+        if self.bank_refresh == "training_pass":
+            hidden = self.module_.bank_hidden
+            self._kept_bank = {
+                "panel": dataset_train,
+                "hidden": hidden.new_empty((len(dataset_train), hidden.shape[-1])),
+                "done": np.zeros(dataset_train.n_days, dtype=bool),
+            }
+            self.module_.keep_hidden = True
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """With ``bank_refresh="training_pass"``, keep the trained day's hidden states."""
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        kept = self._kept_bank if training else None
+        if kept is not None:
+            day = self._training_days.current_day
+            hidden = self.module_.kept_hidden_
+            kept["hidden"][kept["panel"].day_rows(day)] = hidden.reshape(-1, hidden.shape[-1])
+            kept["done"][day] = True
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         """Make sure a memory bank exists even if no epoch ran (``max_epochs=0``)."""
         super().on_train_end(net, X=X, y=y, **kwargs)
+        self.module_.keep_hidden = False
+        self._kept_bank = self._training_days = None  # hold no training data after fit
         if not self.module_.has_memory_bank and X is not None:
             self.update_memory_bank(self.get_dataset(X))

@@ -119,6 +119,8 @@ class IGMTFModule(nn.Module):
         self.k_day = k_day
         self.n_neighbor = n_neighbor
         self.label_neighbors = label_neighbors
+        # Whether a training forward keeps its hidden states (``kept_hidden_``).
+        self.keep_hidden = False
         self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout, fused)
         self.lins = nn.Sequential()
         for i in range(2):
@@ -222,6 +224,9 @@ class IGMTFModule(nn.Module):
             allowed = allowed.unsqueeze(0)
         n_days, n_rows = x.shape[:2]
         h = self.encode(x.reshape(n_days * n_rows, -1)).reshape(n_days, n_rows, -1)
+        if self.training and self.keep_hidden:
+            # IGMTFRegressor(bank_refresh="training_pass") builds the next bank from these.
+            self.kept_hidden_ = h.detach()
         candidates, candidate_mask, labels = self._candidates(h, mask, allowed)
         aggregate, label_mean = self._aggregate(h, candidates, candidate_mask, labels)
         pred = self.fc_out_pred(torch.cat([h, aggregate], dim=-1)).squeeze(-1)

@@ -1,0 +1,79 @@
+"""IGMTFRegressor(bank_refresh="training_pass"): the bank from the training steps' own states."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+
+from igmtf_sklearn import IGMTFRegressor
+from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
+
+TINY = {
+    "hidden_size": 4,
+    "num_layers": 1,
+    "pretrain_epochs": 0,
+    "max_epochs": 3,
+    "train_split": None,
+    "verbose": 0,
+    "random_state": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def normalised(market):
+    X, y = market
+    X = make_pipeline(RobustZScoreNorm(), Fillna()).set_output(transform="pandas").fit_transform(X)
+    known = y.notna().to_numpy()
+    return X[known], y[known]
+
+
+def _count_encodes(monkeypatch):
+    calls = []
+    original = IGMTFRegressor._encode
+
+    def counting(self, panel):
+        calls.append(len(panel))
+        return original(self, panel)
+
+    monkeypatch.setattr(IGMTFRegressor, "_encode", counting)
+    return calls
+
+
+@pytest.mark.parametrize("refresh, passes", [("epoch", 3), ("training_pass", 1)])
+def test_training_pass_encodes_the_training_set_once(normalised, monkeypatch, refresh, passes):
+    X, y = normalised
+    calls = _count_encodes(monkeypatch)
+    model = IGMTFRegressor(**TINY, bank_refresh=refresh).fit(X, y)
+    assert len(calls) == passes and len(model.history_) == 3
+    assert np.isfinite(model.predict(X)).all()
+    assert model._kept_bank is None and model._training_days is None  # no data kept
+
+
+def test_with_frozen_weights_the_training_pass_bank_is_the_exact_bank(normalised):
+    """No dropout and a negligible lr: the states the steps computed are the eval-mode states."""
+    X, y = normalised
+    exact = IGMTFRegressor(**TINY, lr=1e-12).fit(X, y)
+    reused = IGMTFRegressor(**TINY, lr=1e-12, bank_refresh="training_pass").fit(X, y)
+    assert torch.allclose(exact.module_.bank_hidden, reused.module_.bank_hidden, atol=1e-6)
+    assert torch.equal(exact.module_.bank_mask, reused.module_.bank_mask)
+
+
+def test_with_learning_the_banks_differ_and_predict_is_deterministic(normalised):
+    X, y = normalised
+    exact = IGMTFRegressor(**TINY).fit(X, y)
+    reused = IGMTFRegressor(**TINY, bank_refresh="training_pass").fit(X, y)
+    assert not torch.allclose(exact.module_.bank_hidden, reused.module_.bank_hidden)
+    assert np.array_equal(reused.predict(X), reused.predict(X))
+
+
+def test_training_pass_with_label_neighbors(normalised):
+    X, y = normalised
+    model = IGMTFRegressor(**TINY, bank_refresh="training_pass", label_neighbors=4).fit(X, y)
+    assert model.module_.bank_label.shape == model.module_.bank_mask.shape
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_bad_bank_refresh_is_refused(normalised):
+    X, y = normalised
+    with pytest.raises(ValueError, match="bank_refresh"):
+        IGMTFRegressor(bank_refresh="never").fit(X, y)

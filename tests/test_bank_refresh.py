@@ -77,3 +77,33 @@ def test_bad_bank_refresh_is_refused(normalised):
     X, y = normalised
     with pytest.raises(ValueError, match="bank_refresh"):
         IGMTFRegressor(bank_refresh="never").fit(X, y)
+
+
+# -- the next epoch's bank encoded during validation ----------------------------------
+def _overlap_fit(X, y, monkeypatch, overlap):
+    from igmtf_sklearn import DateValidSplit
+
+    if not overlap:
+        monkeypatch.setattr(IGMTFRegressor, "_can_overlap", lambda self: False)
+    calls = _count_encodes(monkeypatch)
+    model = IGMTFRegressor(
+        **{**TINY, "train_split": DateValidSplit(0.25), "patience": None}, n_threads=2
+    )
+    model.fit(X, y)
+    return model, len(calls)
+
+
+# Two threads may exceed the idle cores of a busy test machine: that warning is expected.
+@pytest.mark.filterwarnings("ignore:n_threads=2:RuntimeWarning")
+def test_validation_overlaps_the_next_bank_and_changes_nothing(normalised, monkeypatch):
+    X, y = normalised
+    before = torch.get_num_threads()
+    plain, plain_encodes = _overlap_fit(X, y, monkeypatch, overlap=False)
+    monkeypatch.undo()
+    overlapped, encodes = _overlap_fit(X, y, monkeypatch, overlap=True)
+    # Epoch 1 builds its bank itself; epochs 2 and 3 take the one encoded while validating.
+    assert plain_encodes == 3 and encodes == 1
+    assert torch.get_num_threads() == before
+    assert np.allclose(overlapped.history_[:, "valid_ic"], plain.history_[:, "valid_ic"], atol=1e-5)
+    assert np.allclose(overlapped.predict(X), plain.predict(X), atol=1e-5)
+    assert overlapped._next_bank is None and overlapped._epoch_panel is None

@@ -119,7 +119,9 @@ def _build_numba():
 
         return nbtypes.float32(nbtypes.int32), codegen
 
-    jit = numba.njit(fastmath=True, error_model="numpy", boundscheck=False, cache=True)
+    # nogil: the kernels touch only their arrays, so IGMTF's bank encoding can run them
+    # on a second thread while validation runs on the first.
+    jit = numba.njit(fastmath=True, error_model="numpy", boundscheck=False, cache=True, nogil=True)
     one, two = f32(1.0), f32(2.0)
 
     @numba.njit(fastmath=True, inline="always")

@@ -83,7 +83,10 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         epoch's training steps computed anyway, each day's from the weights as
         they were when that day was trained (in train mode, so with dropout
         where there is some). It saves that pass; whether it costs accuracy is
-        measured in ``docs/accuracy.md``.
+        measured in ``docs/accuracy.md``. With ``"epoch"``, validation on a CPU
+        with at least two torch threads runs beside the next epoch's bank
+        rebuild, one thread each: both use the weights the epoch ended with, so
+        the results are the same and the rebuild's time is hidden.
     label_norm : {"csrank", "cszscore", None}, default="csrank"
         Per-day label normalisation applied inside ``fit``.
     patience : int or None, default=20

@@ -10,10 +10,15 @@ label from a query day's future is used.
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import numpy as np
 import torch
 
 from ._training import StageTimer
+
+# One worker thread encodes the next epoch's bank while the main thread validates.
+_BANK_WORKER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="igmtf-bank")
 
 
 def _date_ns(dates):
@@ -81,12 +86,19 @@ class _MemoryBankMixin:
         module = self.module_
         was_training = module.training
         module.eval()
+        try:
+            return self._encode_rows(panel)
+        finally:
+            module.train(was_training)
+
+    def _encode_rows(self, panel):
+        """``encode`` of ``panel``'s rows in blocks of ``batch_size``, in the module's mode."""
+        module = self.module_
         with torch.no_grad():
             hidden = [
                 module.encode(panel.X[start : start + self.batch_size].to(self.device))
                 for start in range(0, len(panel), self.batch_size)
             ]
-        module.train(was_training)
         return (
             torch.cat(hidden)
             if hidden
@@ -149,17 +161,55 @@ class _MemoryBankMixin:
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """Start with no hidden states kept from an earlier fit."""
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        self._kept_bank = None
+        self._kept_bank = self._next_bank = None
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Validate while a second core encodes the next epoch's memory bank.
+
+        Both use the weights the epoch ended with: the bank that the next epoch
+        starts by rebuilding is exactly what this thread computes. It runs only
+        where it can pay: Qlib's per-epoch bank, a validation pass to hide it
+        behind, a CPU and at least two torch threads, which the two passes then
+        share one each (torch's thread count is process-wide).
+        """
+        if not training and iterator is not None and self._can_overlap():
+            self._threads_before_overlap = torch.get_num_threads()
+            torch.set_num_threads(1)
+            # Eval mode now, as validation sets it anyway; the worker never switches modes.
+            self.module_.eval()
+            self._next_bank = _BANK_WORKER.submit(self._encode_rows, self._epoch_panel)
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+
+    def _can_overlap(self):
+        return (
+            self.bank_refresh == "epoch"
+            and torch.get_num_threads() >= 2
+            and str(self.device).startswith("cpu")
+            and len(self.history) < self.max_epochs  # a next epoch may come
+        )
+
+    def _take_next_bank(self):
+        """The bank encoded during validation, or None; restores the thread count."""
+        future, self._next_bank = self._next_bank, None
+        if future is None:
+            return None
+        try:
+            return future.result()
+        finally:
+            torch.set_num_threads(self._threads_before_overlap)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Start the epoch's history row and refresh the memory bank (``bank_refresh``)."""
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         with StageTimer(self, "bank_dur"):
-            kept = self._kept_bank
+            kept, encoded = self._kept_bank, self._take_next_bank()
             if kept is not None and kept["done"].all():
                 self._set_bank(dataset_train, kept["hidden"])
+            elif encoded is not None:  # encoded during the last validation
+                self._set_bank(dataset_train, encoded)
             else:  # "epoch", and the first epoch of "training_pass"
                 self.update_memory_bank(dataset_train)
+        self._epoch_panel = dataset_train
         if self.bank_refresh == "training_pass":
             hidden = self.module_.bank_hidden
             self._kept_bank = {
@@ -182,7 +232,9 @@ class _MemoryBankMixin:
     def on_train_end(self, net, X=None, y=None, **kwargs):
         """Make sure a memory bank exists even if no epoch ran (``max_epochs=0``)."""
         super().on_train_end(net, X=X, y=y, **kwargs)
+        self._take_next_bank()  # the last epoch's: wait for it, restore the threads, drop it
         self.module_.keep_hidden = False
-        self._kept_bank = self._training_days = None  # hold no training data after fit
+        # Hold no training data after fit.
+        self._kept_bank = self._training_days = self._epoch_panel = None
         if not self.module_.has_memory_bank and X is not None:
             self.update_memory_bank(self.get_dataset(X))

@@ -4,8 +4,10 @@ torch starts one OpenMP thread per physical core. While other work holds some of
 those cores, its threads wait for each other at every parallel region, spinning:
 a small IGMTF fit measured 21 minutes with torch's default two threads on a busy
 2-core machine, against 3 minutes with one. The networks here are small (a
-260-row day per step), so extra threads gain little when the machine is free and
-cost a lot when it is not; ``"auto"`` therefore takes only the cores that are idle.
+260-row day per step): on a quiet 2-core machine one thread fitted faster than two
+(15.2 s against 18.6 s, ``benchmarks/bench_threads.py``), and with one core busy two
+threads took 4x as long. ``"auto"`` is therefore one thread; a second idle core
+serves IGMTF's overlap of validation and memory-bank rebuild instead.
 """
 
 from __future__ import annotations
@@ -65,14 +67,14 @@ def idle_cores():
 def resolve_threads(n_threads):
     """The torch thread count for ``n_threads`` (``"auto"``, an int >= 1, or None).
 
-    ``"auto"``: the idle cores, at most torch's own default. None: leave torch's
+    ``"auto"``: one thread (see the module's docstring). None: leave torch's
     setting alone (returns None). An int is taken as it is, with a warning when
     it asks for more threads than there are idle cores.
     """
     if n_threads is None:
         return None
     if n_threads == "auto":
-        return max(min(idle_cores(), torch.get_num_threads()), 1)
+        return 1
     idle = idle_cores()
     if n_threads > idle:
         warnings.warn(
@@ -96,7 +98,7 @@ def torch_threads(n_threads):
     Parameters
     ----------
     n_threads : "auto", int or None
-        ``"auto"``: the cores idle right now, at most torch's default; an int:
+        ``"auto"``: one thread, the fastest for these networks; an int:
         that many (with a warning when more than the idle cores); None: leave
         torch's setting as it is.
 

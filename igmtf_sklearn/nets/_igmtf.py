@@ -83,10 +83,10 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         epoch's training steps computed anyway, each day's from the weights as
         they were when that day was trained (in train mode, so with dropout
         where there is some). It saves that pass; whether it costs accuracy is
-        measured in ``docs/accuracy.md``. With ``"epoch"``, validation on a CPU
-        with at least two torch threads runs beside the next epoch's bank
-        rebuild, one thread each: both use the weights the epoch ended with, so
-        the results are the same and the rebuild's time is hidden.
+        measured in ``docs/accuracy.md``. With ``"epoch"``, where a second core
+        is idle when the fit starts, validation on a CPU runs beside the next
+        epoch's bank rebuild, one thread each: both use the weights the epoch
+        ended with, so the results are the same and the rebuild's time is hidden.
     label_norm : {"csrank", "cszscore", None}, default="csrank"
         Per-day label normalisation applied inside ``fit``.
     patience : int or None, default=20
@@ -113,10 +113,11 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         bit-identical predictions on CPU.
     n_threads : "auto", int or None, default="auto"
         torch threads while fitting and predicting; the previous setting is
-        restored afterwards. ``"auto"`` takes the cores that are idle when the
-        call starts (at most torch's default), so a busy machine is not
-        oversubscribed: spinning OpenMP threads made a small fit 7x slower on a
-        busy 2-core machine. None leaves torch's setting alone.
+        restored afterwards. ``"auto"`` is one thread: these networks are too
+        small for more to pay (one thread fitted faster than two even on a quiet
+        2-core machine, and 4x faster with the other core busy:
+        ``benchmarks/bench_threads.py``). An int above the idle cores warns.
+        None leaves torch's setting alone.
     module : torch.nn.Module class, default=IGMTFModule
         The network, built with the architecture parameters above (``module__*``
         override them).

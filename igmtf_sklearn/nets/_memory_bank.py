@@ -15,6 +15,7 @@ import concurrent.futures
 import numpy as np
 import torch
 
+from .._utils._threads import idle_cores
 from ._training import StageTimer
 
 # One worker thread encodes the next epoch's bank while the main thread validates.
@@ -162,6 +163,7 @@ class _MemoryBankMixin:
         """Start with no hidden states kept from an earlier fit."""
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self._kept_bank = self._next_bank = None
+        self._spare_core = idle_cores() >= 2  # for the overlap of validation and bank
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Validate while a second core encodes the next epoch's memory bank.
@@ -169,8 +171,9 @@ class _MemoryBankMixin:
         Both use the weights the epoch ended with: the bank that the next epoch
         starts by rebuilding is exactly what this thread computes. It runs only
         where it can pay: Qlib's per-epoch bank, a validation pass to hide it
-        behind, a CPU and at least two torch threads, which the two passes then
-        share one each (torch's thread count is process-wide).
+        behind, a CPU, and a second core that was idle when the fit started. The
+        two passes run one torch thread each (torch's thread count is
+        process-wide, so it is set to one for the validation and restored).
         """
         if not training and iterator is not None and self._can_overlap():
             self._threads_before_overlap = torch.get_num_threads()
@@ -183,7 +186,7 @@ class _MemoryBankMixin:
     def _can_overlap(self):
         return (
             self.bank_refresh == "epoch"
-            and torch.get_num_threads() >= 2
+            and self._spare_core
             and str(self.device).startswith("cpu")
             and len(self.history) < self.max_epochs  # a next epoch may come
         )

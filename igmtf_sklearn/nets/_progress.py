@@ -90,7 +90,7 @@ class FitProgress(Callback):
         self.started_ = time.perf_counter()
         self.estimated_ = False
         self.epoch_seconds_ = []
-        budget = f"up to {net.max_epochs} epochs"
+        budget = f"up to {net.max_epochs} epoch{'' if net.max_epochs == 1 else 's'}"
         stopper = self._early_stopping(net)
         if stopper is not None:
             budget += f", early stopping after {stopper.patience} without improvement"
@@ -137,7 +137,8 @@ class FitProgress(Callback):
             net,
             f"epoch {len(net.history)}: {self.steps_}/{self.n_steps_} {self.unit} in "
             f"{format_seconds(ran)}: ~{format_seconds(epoch)} an epoch (training steps), "
-            f"at most ~{format_seconds(epoch * net.max_epochs)} for {net.max_epochs} epochs",
+            f"at most ~{format_seconds(epoch * net.max_epochs)} for {net.max_epochs} "
+            f"epoch{'' if net.max_epochs == 1 else 's'}",
         )
 
     def on_epoch_end(self, net, **kwargs):

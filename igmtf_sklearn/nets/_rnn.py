@@ -47,10 +47,11 @@ class RNNRegressor(_PanelNet):
         Seeds weights, batch order and dropout; same value -> same model.
     n_threads : "auto", int or None, default="auto"
         torch threads while fitting and predicting; the previous setting is
-        restored afterwards. ``"auto"`` takes the cores that are idle when the
-        call starts (at most torch's default), so a busy machine is not
-        oversubscribed: spinning OpenMP threads made a small fit 7x slower on a
-        busy 2-core machine. None leaves torch's setting alone.
+        restored afterwards. ``"auto"`` is one thread: these networks are too
+        small for more to pay (one thread fitted faster than two even on a quiet
+        2-core machine, and 4x faster with the other core busy:
+        ``benchmarks/bench_threads.py``). An int above the idle cores warns.
+        None leaves torch's setting alone.
     module : torch.nn.Module class, default=RNNModule
         The network, built with the architecture parameters above (``module__*``
         override them).

@@ -46,7 +46,10 @@ def test_training_pass_encodes_the_training_set_once(normalised, monkeypatch, re
     model = IGMTFRegressor(**TINY, bank_refresh=refresh).fit(X, y)
     assert len(calls) == passes and len(model.history_) == 3
     assert np.isfinite(model.predict(X)).all()
-    assert model._kept_bank is None and model._training_days is None  # no data kept
+    assert model._kept_bank_ is None and model._training_days_ is None  # no data kept
+    # Nothing of the run leaks into the parameters (skorch reads every attribute not
+    # ending in "_" as one): the fitted model clones and saves.
+    assert set(model.get_params(deep=False)) <= set(IGMTFRegressor().get_params(deep=False))
 
 
 def test_with_frozen_weights_the_training_pass_bank_is_the_exact_bank(normalised):
@@ -104,4 +107,4 @@ def test_validation_overlaps_the_next_bank_and_changes_nothing(normalised, monke
     # One torch thread throughout: the very same numbers.
     assert overlapped.history_[:, "valid_ic"] == plain.history_[:, "valid_ic"]
     assert np.array_equal(overlapped.predict(X), plain.predict(X))
-    assert overlapped._next_bank is None and overlapped._epoch_panel is None
+    assert overlapped._next_bank_ is None and overlapped._epoch_panel_ is None

@@ -281,10 +281,10 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         day_inputs = self._bank_days_allowed(dataset) if self.label_neighbors else None
         if training:
             # The history may come from a checkpoint (LoadInitState): continue its day order.
-            self._training_days = OneDayIterator(
+            self._training_days_ = OneDayIterator(
                 dataset, seed=_draw_seed(), first_epoch=len(self.history), day_inputs=day_inputs
             )
-            return self._training_days
+            return self._training_days_
         return DayBlockIterator(dataset, self.batch_size, self.device, day_inputs=day_inputs)
 
     # -- pretraining ------------------------------------------------------------

@@ -162,8 +162,9 @@ class _MemoryBankMixin:
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """Start with no hidden states kept from an earlier fit."""
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        self._kept_bank = self._next_bank = None
-        self._spare_core = idle_cores() >= 2  # for the overlap of validation and bank
+        # Run-time state ends in "_": skorch takes every other attribute for a parameter.
+        self._kept_bank_ = self._next_bank_ = None
+        self._spare_core_ = idle_cores() >= 2  # for the overlap of validation and bank
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Validate while a second core encodes the next epoch's memory bank.
@@ -176,46 +177,46 @@ class _MemoryBankMixin:
         process-wide, so it is set to one for the validation and restored).
         """
         if not training and iterator is not None and self._can_overlap():
-            self._threads_before_overlap = torch.get_num_threads()
+            self._threads_before_overlap_ = torch.get_num_threads()
             torch.set_num_threads(1)
             # Eval mode now, as validation sets it anyway; the worker never switches modes.
             self.module_.eval()
-            self._next_bank = _BANK_WORKER.submit(self._encode_rows, self._epoch_panel)
+            self._next_bank_ = _BANK_WORKER.submit(self._encode_rows, self._epoch_panel_)
         super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
 
     def _can_overlap(self):
         return (
             self.bank_refresh == "epoch"
-            and self._spare_core
+            and self._spare_core_
             and str(self.device).startswith("cpu")
             and len(self.history) < self.max_epochs  # a next epoch may come
         )
 
     def _take_next_bank(self):
         """The bank encoded during validation, or None; restores the thread count."""
-        future, self._next_bank = self._next_bank, None
+        future, self._next_bank_ = self._next_bank_, None
         if future is None:
             return None
         try:
             return future.result()
         finally:
-            torch.set_num_threads(self._threads_before_overlap)
+            torch.set_num_threads(self._threads_before_overlap_)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Start the epoch's history row and refresh the memory bank (``bank_refresh``)."""
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         with StageTimer(self, "bank_dur"):
-            kept, encoded = self._kept_bank, self._take_next_bank()
+            kept, encoded = self._kept_bank_, self._take_next_bank()
             if kept is not None and kept["done"].all():
                 self._set_bank(dataset_train, kept["hidden"])
             elif encoded is not None:  # encoded during the last validation
                 self._set_bank(dataset_train, encoded)
             else:  # "epoch", and the first epoch of "training_pass"
                 self.update_memory_bank(dataset_train)
-        self._epoch_panel = dataset_train
+        self._epoch_panel_ = dataset_train
         if self.bank_refresh == "training_pass":
             hidden = self.module_.bank_hidden
-            self._kept_bank = {
+            self._kept_bank_ = {
                 "panel": dataset_train,
                 "hidden": hidden.new_empty((len(dataset_train), hidden.shape[-1])),
                 "done": np.zeros(dataset_train.n_days, dtype=bool),
@@ -225,9 +226,9 @@ class _MemoryBankMixin:
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         """With ``bank_refresh="training_pass"``, keep the trained day's hidden states."""
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
-        kept = self._kept_bank if training else None
+        kept = self._kept_bank_ if training else None
         if kept is not None:
-            day = self._training_days.current_day
+            day = self._training_days_.current_day
             hidden = self.module_.kept_hidden_
             kept["hidden"][kept["panel"].day_rows(day)] = hidden.reshape(-1, hidden.shape[-1])
             kept["done"][day] = True
@@ -238,6 +239,6 @@ class _MemoryBankMixin:
         self._take_next_bank()  # the last epoch's: wait for it, restore the threads, drop it
         self.module_.keep_hidden = False
         # Hold no training data after fit.
-        self._kept_bank = self._training_days = self._epoch_panel = None
+        self._kept_bank_ = self._training_days_ = self._epoch_panel_ = None
         if not self.module_.has_memory_bank and X is not None:
             self.update_memory_bank(self.get_dataset(X))

@@ -181,6 +181,45 @@ def _task_path(results_dir, setting, variant, seed):
     return Path(results_dir) / setting / f"{variant}_seed{seed}.json"
 
 
+def _predictions_path(results_dir, setting, variant, seed):
+    return Path(results_dir) / setting / "preds" / f"{variant}_seed{seed}.npz"
+
+
+def _labels_path(results_dir, setting):
+    return Path(results_dir) / setting / "preds" / "labels.npz"
+
+
+def _atomic_savez(path, **arrays):
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _save_predictions(model, frames, results_dir, setting, variant, seed):
+    """Valid and test predictions (float32, in the frames' row order), and once per setting
+    the labels with their days and instruments: enough to score blends and seed averages
+    from the committed results alone, without the data."""
+    import numpy as np
+
+    preds = {
+        name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
+        for name in ("valid", "test")
+    }
+    _atomic_savez(_predictions_path(results_dir, setting, variant, seed), **preds)
+    labels = _labels_path(results_dir, setting)
+    if not labels.is_file():
+        arrays = {}
+        for name in ("valid", "test"):
+            y = frames[name][1]
+            arrays[f"{name}_y"] = y.to_numpy(dtype=np.float32).ravel()
+            arrays[f"{name}_day"] = y.index.get_level_values(0).to_numpy("datetime64[ns]")
+            arrays[f"{name}_instrument"] = y.index.get_level_values(1).to_numpy(str)
+        _atomic_savez(labels, **arrays)
+
+
 def _pretrained_path(results_dir, setting, seed):
     return Path(results_dir) / "pretrained" / f"gru_{setting}_seed{seed}.pt"
 
@@ -243,6 +282,18 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     X_train, y_train = frames["train"]
     common = _common(frames, seed)
     gru_path = _pretrained_path(results_dir, setting, seed)
+    if (
+        variant == "pretrain"
+        and gru_path.is_file()
+        and _task_path(results_dir, setting, variant, seed).is_file()
+    ):
+        # Fitted before predictions were kept: predict with its weights, do not refit.
+        model = RNNRegressor(max_epochs=0, warm_start=True, **common)
+        model.initialize()
+        model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
+        model.fit(X_train, y_train)  # no epoch: only records the fitted input layout
+        _save_predictions(model, frames, results_dir, setting, variant, seed)
+        return None
     start, cpu = time.perf_counter(), time.process_time()
     if variant == "pretrain":
         model = RNNRegressor(
@@ -276,6 +327,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         )
         model.fit(X_train, y_train)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
+    _save_predictions(model, frames, results_dir, setting, variant, seed)
     extra = {"search": search_log} if variant == "search" else {}
     history = _history(model)
     valid_ics = [row.get("valid_ic") for row in history]
@@ -378,7 +430,8 @@ def _plan(settings, variants, seeds, results_dir):
         for setting in settings:
             gru = _pretrained_path(results_dir, setting, seed)
             for variant in ("pretrain", *variants):
-                if _task_path(results_dir, setting, variant, seed).is_file():
+                done = _task_path(results_dir, setting, variant, seed).is_file()
+                if done and _predictions_path(results_dir, setting, variant, seed).is_file():
                     continue
                 needs = None if variant == "pretrain" else gru
                 tasks.append(((setting, variant, seed), needs))

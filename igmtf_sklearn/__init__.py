@@ -18,17 +18,14 @@ Subpackages, in layers: each imports only those listed before it
 :mod:`igmtf_sklearn.module`, :mod:`igmtf_sklearn.regressor` and
 :mod:`igmtf_sklearn.persistence` are the historical paths of parts of ``nets``; they
 re-export its names.
+
+The public names load on first use (``_utils/_lazy.py``): ``import igmtf_sklearn``
+alone imports neither torch nor pandas.
 """
 
-from .nets import (
-    DailyICLoss,
-    DateValidSplit,
-    ExplicitValidation,
-    IGMTFModule,
-    IGMTFRegressor,
-    RNNModule,
-    RNNRegressor,
-)
+from typing import TYPE_CHECKING
+
+from ._utils._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -42,3 +39,34 @@ __all__ = [
     "RNNRegressor",
     "__version__",
 ]
+
+# The names load on first use, so that ``igmtf --help`` does not wait for torch.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: ".nets" for name in __all__ if name != "__version__"},
+    submodules=(
+        "backtest",
+        "cli",
+        "datasets",
+        "metrics",
+        "model_selection",
+        "module",
+        "nets",
+        "persistence",
+        "preprocessing",
+        "regressor",
+        "report",
+        "workflow",
+    ),
+)
+
+if TYPE_CHECKING:  # what static type checkers and IDEs see
+    from .nets import (
+        DailyICLoss,
+        DateValidSplit,
+        ExplicitValidation,
+        IGMTFModule,
+        IGMTFRegressor,
+        RNNModule,
+        RNNRegressor,
+    )

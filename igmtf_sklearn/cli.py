@@ -3,48 +3,44 @@
 Subcommands:
 
 - ``igmtf demo``: fit IGMTF on a simulated market and print its test IC next
-  to its pretrained GRU's and the true signal's (see :mod:`igmtf_sklearn.workflow`).
+  to its pretrained GRU's and the true signal's (see :mod:`igmtf_sklearn.workflow`);
+- ``igmtf run CONFIG``: a whole experiment from a YAML file or a built-in
+  configuration (``igmtf run synthetic_small``);
+- ``igmtf init [NAME] [PATH]``: write a built-in configuration to a file to edit.
 
-Each subcommand is a ``(add_arguments, handler)`` pair registered in
-``_COMMANDS``, so a later ``igmtf run CONFIG`` only adds one entry.
+Each subcommand is a ``(help, add_arguments, handler)`` entry of ``_COMMANDS``.
+
+torch, pandas, scikit-learn and the rest load only inside the handlers (and
+argument checks), so that ``igmtf --help`` answers at once;
+``tests/test_cli.py`` checks that importing this module imports none of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from numbers import Integral
-
-from sklearn.utils._param_validation import Interval
 
 from . import __version__
-from ._utils._param_validation import constraint_problem
-from .nets import IGMTFRegressor
-from .workflow import (
-    DemoConfig,
-    describe_demo,
-    load_config,
-    print_demo_report,
-    run_demo,
-    run_workflow,
-    torch_threads,
-)
+from .workflow import DemoConfig, builtin_configs
 
 
 def _argument(kind, constraints):
     """An argparse ``type``: ``kind(text)``, checked against scikit-learn constraints.
 
     The package's one mechanism for parameter rules; the model's options take
-    their constraints from ``IGMTFRegressor``.
+    their constraints from ``IGMTFRegressor``. ``constraints`` is a function
+    returning them, called only when a value is parsed: it imports scikit-learn.
     """
     what = "an integer" if kind is int else "a number"
 
     def parse(text):
+        from ._utils._param_validation import constraint_problem
+
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        problem = constraint_problem(constraints, value)
+        problem = constraint_problem(constraints(), value)
         if problem is not None:
             raise argparse.ArgumentTypeError(problem)
         return value
@@ -53,11 +49,23 @@ def _argument(kind, constraints):
 
 
 def _int_at_least(minimum):
-    return _argument(int, [Interval(Integral, minimum, None, closed="left")])
+    def constraints():
+        from numbers import Integral
+
+        from sklearn.utils._param_validation import Interval
+
+        return [Interval(Integral, minimum, None, closed="left")]
+
+    return _argument(int, constraints)
 
 
 def _model_option(name, kind):
-    return _argument(kind, IGMTFRegressor._parameter_constraints[name])
+    def constraints():
+        from .nets import IGMTFRegressor
+
+        return IGMTFRegressor._parameter_constraints[name]
+
+    return _argument(kind, constraints)
 
 
 def _threads(text):
@@ -131,6 +139,8 @@ def _add_demo_arguments(parser):
 
 
 def _run_demo(args):
+    from .workflow import describe_demo, print_demo_report, run_demo, torch_threads
+
     config = DemoConfig(
         n_instruments=args.instruments,
         n_days=args.days,
@@ -156,7 +166,10 @@ def _run_demo(args):
 # -- run ----------------------------------------------------------------------
 def _add_run_arguments(parser):
     parser.add_argument(
-        "config", help="workflow configuration (YAML), e.g. examples/csi300_alpha360.yaml"
+        "config",
+        help="workflow configuration: a YAML file, or the name of a built-in one ("
+        + ", ".join(builtin_configs())
+        + "); `igmtf init` writes one to edit",
     )
     parser.add_argument(
         "--threads",
@@ -181,6 +194,8 @@ def _metrics_table(metrics):
 
 
 def _run_workflow(args):
+    from .workflow import load_config, run_workflow
+
     try:
         config = load_config(args.config)
         if isinstance(config.get("model"), dict):
@@ -191,6 +206,38 @@ def _run_workflow(args):
         return 2
     print(_metrics_table(result["metrics"]))
     print(f"outputs in {result['output_dir']}: " + ", ".join(sorted(result["files"])))
+    return 0
+
+
+# -- init ---------------------------------------------------------------------
+def _add_init_arguments(parser):
+    names = builtin_configs()
+    parser.add_argument(
+        "name",
+        nargs="?",
+        default="synthetic_small",
+        choices=names,
+        metavar="NAME",
+        help=f"the built-in configuration: {', '.join(names)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        help="the file to write, or a folder to write NAME.yaml into "
+        "(default: NAME.yaml here); an existing file is never overwritten",
+    )
+
+
+def _init_config(args):
+    from .workflow import write_config
+
+    try:
+        path = write_config(args.name, args.path)
+    except (OSError, ValueError) as error:
+        print(f"igmtf init: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}; edit it, then run: igmtf run {path}")
     return 0
 
 
@@ -205,6 +252,11 @@ _COMMANDS = {
         "run a whole experiment from a YAML configuration: data, model, backtest, report",
         _add_run_arguments,
         _run_workflow,
+    ),
+    "init": (
+        "write a built-in configuration to a YAML file, to edit and then run",
+        _add_init_arguments,
+        _init_config,
     ),
 }
 

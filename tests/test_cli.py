@@ -6,14 +6,13 @@ import contextlib
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from igmtf_sklearn import __version__
 from igmtf_sklearn.cli import build_parser, main
-from igmtf_sklearn.workflow import DEMO_METRICS, DemoConfig
+from igmtf_sklearn.workflow import DEMO_METRICS, DemoConfig, load_config
 
 # A market small enough for a few seconds: 30 instruments x 150 days, a 10-day
 # window, one epoch of each stage.
@@ -130,6 +129,37 @@ def test_parser_defaults_match_the_demo_config():
     )
 
 
+#: Libraries that take seconds to import: the command line loads them only to run.
+HEAVY = ("torch", "pandas", "sklearn", "skorch", "matplotlib", "numba", "scipy", "numpy")
+
+
+def test_importing_the_cli_imports_no_heavy_library():
+    # `igmtf --help` took 6.5 s when cli.py imported everything up front.
+    code = (
+        "import sys, igmtf_sklearn.cli as cli; cli.build_parser().format_help(); "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_package_names_load_on_first_use():
+    code = (
+        "import sys, igmtf_sklearn; assert 'torch' not in sys.modules; "
+        "from igmtf_sklearn import IGMTFRegressor; import igmtf_sklearn.nets as nets; "
+        "assert IGMTFRegressor is nets.IGMTFRegressor is igmtf_sklearn.IGMTFRegressor; "
+        "assert igmtf_sklearn.workflow.DemoConfig.__name__ == 'DemoConfig'; "
+        "assert 'IGMTFRegressor' in dir(igmtf_sklearn)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    import igmtf_sklearn
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        igmtf_sklearn.nope  # noqa: B018
+
+
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run(
         [sys.executable, "-m", "igmtf_sklearn", "--version"],
@@ -144,9 +174,7 @@ def test_python_dash_m_runs_the_cli():
 def _small_config(tmp_path, **overrides):
     import yaml
 
-    config = yaml.safe_load(
-        (Path(__file__).resolve().parents[1] / "examples" / "synthetic_small.yaml").read_text()
-    )
+    config = load_config("synthetic_small")
     config["data"]["synthetic"].update(n_instruments=20, n_days=220)
     config["segments"] = {
         "train": ["2020-01-01", "2020-06-30"],

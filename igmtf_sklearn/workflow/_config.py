@@ -1,4 +1,6 @@
-"""Reading and checking an ``igmtf run`` configuration: :func:`load_config`, :func:`validate_config`.
+"""Checking an ``igmtf run`` configuration: :func:`validate_config`.
+
+Reading one (:func:`load_config`) is in ``_files``.
 
 The ``model`` and ``backtest`` sections are checked in ``_model_config``; the
 problem list and value checks shared by all sections live in ``_checks``.
@@ -18,7 +20,7 @@ from ..preprocessing import Alpha360
 from ._checks import _check_constraints, _check_keys, _Problems, _timestamp
 from ._model_config import _validate_backtest, _validate_model
 
-__all__ = ["load_config", "validate_config"]
+__all__ = ["validate_config"]
 
 SECTIONS = ("data", "segments", "features", "model", "backtest", "output_dir", "report", "title")
 REQUIRED_SECTIONS = ("data", "segments", "output_dir")
@@ -43,48 +45,6 @@ _SYNTHETIC_KEYS = {
 }
 _OHLCV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst", ".parquet")
 _OHLCV_SUFFIXES += (".pq",)
-
-
-def load_config(path) -> dict:
-    """Read a workflow configuration from a YAML file.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The YAML file.
-
-    Returns
-    -------
-    config : dict
-        The parsed configuration, not yet validated (see :func:`validate_config`).
-
-    Examples
-    --------
-    >>> import os, shutil, tempfile
-    >>> from igmtf_sklearn.workflow import load_config
-    >>> folder = tempfile.mkdtemp()
-    >>> path = os.path.join(folder, "run.yaml")
-    >>> with open(path, "w") as file:
-    ...     _ = file.write("data:\\n  synthetic: {n_instruments: 20}\\nfeatures: {window: 5}\\n")
-    >>> load_config(path)
-    {'data': {'synthetic': {'n_instruments': 20}}, 'features': {'window': 5}}
-    >>> shutil.rmtree(folder)
-    """
-    try:
-        import yaml
-    except ImportError as error:
-        raise ImportError(
-            "Reading a workflow configuration needs PyYAML, a dependency of igmtf-sklearn: "
-            "pip install pyyaml."
-        ) from error
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Configuration file {str(path)!r} does not exist.")
-    with open(path, encoding="utf-8") as file:
-        config = yaml.safe_load(file)
-    if not isinstance(config, dict):
-        raise ValueError(f"{str(path)!r} must hold a YAML mapping of sections, got {config!r}.")
-    return config
 
 
 def validate_config(config) -> dict:

@@ -30,6 +30,7 @@ from ..datasets import make_stock_panel
 from ..metrics import ic_summary
 from ..nets import IGMTFRegressor
 from ..preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
+from ._demo_config import GAP_DAYS, DemoConfig
 
 __all__ = [
     "DEMO_METRICS",
@@ -43,80 +44,6 @@ __all__ = [
 
 #: Columns of the results table, in Qlib's order of reporting.
 DEMO_METRICS = ("IC", "Rank IC", "ICIR", "Rank ICIR")
-#: Days between the last training day and the first test day: Qlib's label for
-#: day t is close[t+2] / close[t+1] - 1, so the last two training labels would
-#: otherwise be returns realised inside the test period.
-GAP_DAYS = 2
-#: Fewest training days accepted: the estimator validates on the last 20 % of
-#: them (after a 2-day gap), and both parts need a few days to mean anything.
-MIN_TRAIN_DAYS = 20
-
-
-@dataclass(frozen=True)
-class DemoConfig:
-    """Settings of one demo run; the defaults are those of ``igmtf demo``.
-
-    They were tuned so that the run takes about a minute on one CPU thread and
-    IGMTF beats its pretrained GRU on the test days for every seed tried
-    (0 to 4). The pretraining is short on purpose, to keep the run short;
-    IGMTF's encoder goes on training from it, so part of IGMTF's lead over
-    "GRU alone" is that extra training (see ``docs/index.md``).
-
-    Parameters
-    ----------
-    n_instruments, n_days : int
-        Size of the simulated market.
-    window : int
-        Days of history per Alpha360 field (Qlib uses 60; shorter is faster
-        and sees all the simulated signal, whose longest horizon is 20 days).
-    test_size : float
-        Fraction of the days, the last ones, held out for testing.
-    pretrain_epochs, epochs : int
-        Epochs of GRU pretraining and of IGMTF training, at most (both stop
-        early on the validation days, the last 20 % of the training days).
-    hidden_size : int
-        Width of the GRU state.
-    lr, pretrain_lr : float
-        Adam learning rates of IGMTF and of the pretraining.
-    seed : int
-        Seeds the market and the model.
-    verbose : int
-        skorch's per-epoch log when > 0.
-
-    Examples
-    --------
-    >>> from igmtf_sklearn.workflow import DemoConfig
-    >>> config = DemoConfig(n_instruments=10, n_days=60, window=5)
-    >>> config.n_train_days  # 60 days less 12 test days, a 2-day gap and 4 warm-up days
-    42
-    """
-
-    n_instruments: int = 100
-    n_days: int = 500
-    window: int = 20
-    test_size: float = 0.2
-    pretrain_epochs: int = 3
-    epochs: int = 15
-    hidden_size: int = 32
-    lr: float = 1e-3
-    pretrain_lr: float = 1e-3
-    seed: int = 0
-    verbose: int = 0
-
-    @property
-    def n_train_days(self):
-        """Training days: those before the test days and the gap, after the window's warm-up."""
-        n_test = max(1, round(self.test_size * self.n_days))
-        return self.n_days - n_test - GAP_DAYS - (self.window - 1)
-
-    def validate(self):
-        """Raise ValueError when the market is too short for the window and the splits."""
-        if self.n_train_days < MIN_TRAIN_DAYS:
-            raise ValueError(
-                f"{self.n_days} days with a {self.window}-day window leave {self.n_train_days} "
-                f"training day(s), fewer than {MIN_TRAIN_DAYS}: simulate more days or use a "
-                "shorter window."
-            )
 
 
 @dataclass

@@ -115,14 +115,14 @@ def _data_summary(X, masks) -> dict:
     return summary
 
 
-def run_workflow(config, *, progress=True) -> dict:
+def run_workflow(config: dict, *, progress: bool = True) -> dict:
     """Run a whole experiment from a configuration: data to report.
 
     Parameters
     ----------
     config : dict
         The workflow configuration, as described in :func:`validate_config`
-        (e.g. ``load_config("examples/csi300_alpha360.yaml")``). It is
+        (e.g. ``load_config("csi300_alpha360")``). It is
         validated in full before any work.
     progress : bool, default=True
         Print each stage and its duration on stderr, and let the model print

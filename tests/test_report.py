@@ -120,9 +120,9 @@ def test_nothing_to_report(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
+def test_missing_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
-    with pytest.raises(ImportError, match=re.escape("pip install igmtf-sklearn[report]")):
+    with pytest.raises(ImportError, match=re.escape("pip install matplotlib")):
         write_report(tmp_path, metrics={"t": {"a": 1}})
 
 

@@ -1,6 +1,6 @@
 """The report's figures, drawn with matplotlib's object API into PNG bytes.
 
-matplotlib is an optional dependency, imported only when a figure is drawn.
+matplotlib is imported only when a figure is drawn.
 Figures are built as ``matplotlib.figure.Figure`` objects, without pyplot, so
 drawing a report neither switches the caller's backend (a notebook keeps its
 inline plots) nor leaves figures open in pyplot's global registry.
@@ -21,13 +21,13 @@ _TALL = (10.0, 6.5)
 
 
 def require_matplotlib():
-    """Import matplotlib's ``Figure``, or say how to install the optional extra."""
+    """Import matplotlib's ``Figure``, or say how to install it."""
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
         raise ImportError(
-            "Writing a report needs matplotlib, an optional dependency: install it with "
-            "`pip install igmtf-sklearn[report]` (or `pip install matplotlib`)."
+            "Writing a report needs matplotlib, a dependency of igmtf-sklearn missing here: "
+            "`pip install matplotlib` (or reinstall the package: `pip install .` in a checkout)."
         ) from error
     return Figure
 

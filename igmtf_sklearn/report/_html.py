@@ -213,8 +213,8 @@ def write_report(
     Raises
     ------
     ImportError
-        If matplotlib, an optional dependency, is missing (install
-        ``igmtf-sklearn[report]``).
+        If matplotlib, a dependency of igmtf-sklearn, is missing (e.g. after
+        ``pip install --no-deps``): ``pip install matplotlib``.
 
     Examples
     --------

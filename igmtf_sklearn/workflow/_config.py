@@ -345,7 +345,7 @@ def _validate_report(problems, report):
     if report and importlib.util.find_spec("matplotlib") is None:
         problems.add(
             "report",
-            "the HTML report needs matplotlib: pip install 'igmtf-sklearn[report]', or set "
-            "report: false",
+            "the HTML report needs matplotlib, a dependency of igmtf-sklearn missing here: "
+            "pip install matplotlib, or set report: false",
         )
     return report

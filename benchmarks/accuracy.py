@@ -102,6 +102,10 @@ SEARCH_GRID = [
     {"k_day": [5, 20], "n_neighbor": [5, 20]},
 ]
 REFERENCE = "qlib"
+#: Blends scored from the saved predictions, no extra fit: per seed, the average of the
+#: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
+#: together with the GRU it was built on: 8 + 8 epochs, the budget of ``gru``.
+BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretrain")}
 
 
 # -- data ------------------------------------------------------------------------------
@@ -157,7 +161,7 @@ def _segment_frames(setting, data_root, cache_dir):
             Xs, ys = Xs[known], cs_rank_norm(ys[known])
         frames[name] = (Xs.astype(np.float32), ys)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # two tasks may build it at once
     pd.to_pickle(frames, tmp)
     tmp.replace(cache)
     return frames
@@ -541,6 +545,106 @@ def build_table(results, segment="test", metrics=("IC", "Rank IC", "ICIR", "Rank
     return "\n".join(lines)
 
 
+# -- blends and seed averages, from the saved predictions ------------------------------
+def _load_labels(results_dir, setting):
+    """``{segment: labels Series on the panel index}`` saved with the setting's predictions."""
+    import numpy as np
+    import pandas as pd
+
+    path = _labels_path(results_dir, setting)
+    if not path.is_file():
+        return None
+    saved = np.load(path)
+    return {
+        name: pd.Series(
+            saved[f"{name}_y"],
+            index=pd.MultiIndex.from_arrays(
+                [saved[f"{name}_day"], saved[f"{name}_instrument"]],
+                names=["datetime", "instrument"],
+            ),
+        )
+        for name in ("valid", "test")
+    }
+
+
+def _day_zscore(pred, y):
+    """Predictions standardised within each day, so models of any scale average fairly."""
+    days = y.index.get_level_values(0)
+    series = __import__("pandas").Series(pred, index=days)
+    grouped = series.groupby(level=0)
+    return ((series - grouped.transform("mean")) / grouped.transform("std")).to_numpy()
+
+
+def _averaged(results_dir, setting, tasks, labels):
+    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed)."""
+    import numpy as np
+
+    paths = [_predictions_path(results_dir, setting, v, s) for v, s in tasks]
+    if not all(p.is_file() for p in paths):
+        return None
+    saved = [np.load(p) for p in paths]
+    return {
+        name: _ic(y, np.mean([_day_zscore(p[name], y) for p in saved], axis=0))
+        for name, y in labels.items()
+    }
+
+
+def blend_results(results, results_dir):
+    """Result rows for each blend of ``BLENDS`` whose parts are saved, per setting and seed."""
+    done = {(r["setting"], r["variant"], r["seed"]) for r in results}
+    rows = []
+    for setting in sorted({r["setting"] for r in results}):
+        labels = _load_labels(results_dir, setting)
+        for name, parts in BLENDS.items() if labels else ():
+            for seed in sorted({r["seed"] for r in results if r["setting"] == setting}):
+                if not all((setting, v, seed) in done for v in parts):
+                    continue
+                scores = _averaged(results_dir, setting, [(v, seed) for v in parts], labels)
+                if scores:
+                    rows.append(
+                        {
+                            "setting": setting,
+                            "variant": name,
+                            "seed": seed,
+                            "epochs_run": "-",
+                            "best_epoch": "-",
+                            **scores,
+                        }
+                    )
+    return rows
+
+
+def seed_average_table(results, results_dir, segment="test"):
+    """Markdown table: each variant's predictions averaged over its seeds (``VotingRegressor``
+    over ``random_state``), against the mean of the single seeds."""
+    import numpy as np
+
+    lines = [
+        "| setting | variant | seeds | Rank IC, one seed (mean) | Rank IC, seeds averaged | "
+        "IC, one seed (mean) | IC, seeds averaged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by = {}
+    for r in results:
+        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    for (setting, variant), runs in sorted(by.items()):
+        parts = BLENDS.get(variant, (variant,))
+        labels = _load_labels(results_dir, setting)
+        if len(runs) < 2 or labels is None:
+            continue
+        tasks = [(v, s) for s in sorted(runs) for v in parts]
+        scores = _averaged(results_dir, setting, tasks, labels)
+        if scores is None:
+            continue
+        single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
+        lines.append(
+            f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
+            f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
+            f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
 # -- command line ----------------------------------------------------------------------
 def _shrink_for_smoke():
     """A smoke run (``--smoke``): two months of training, six weeks of valid and test, one
@@ -605,9 +709,13 @@ def main(argv=None):
         run_task(setting, variant, int(seed), args.results_dir, args.data_root, args.cache_dir)
     elif args.table:
         results = load_results(args.results_dir)
+        results += blend_results(results, args.results_dir)
         for segment in ("valid", "test"):
             print(f"\n### {segment}\n")
             print(build_table(results, segment))
+        for segment in ("valid", "test"):
+            print(f"\n### {segment}: predictions averaged over seeds\n")
+            print(seed_average_table(results, args.results_dir, segment))
     else:
         run_campaign(args)
 

@@ -17,6 +17,8 @@ import statistics
 import time
 
 import torch
+from _arithmetic import matmul_gflops as _mm_gflops
+from _arithmetic import rnn_gflop as _gflop
 from torch import nn
 
 from igmtf_sklearn.nets import FusedGRU, FusedLSTM
@@ -27,32 +29,6 @@ def _time(fn):
     w, c = time.perf_counter(), time.process_time()
     fn()
     return time.perf_counter() - w, time.process_time() - c
-
-
-def _gflop(lstm, rows, steps, d_in, hidden, layers, train):
-    """Matmul GFLOP of a forward (and backward) pass; elementwise work not counted."""
-    g = (4 if lstm else 3) * hidden
-    total = 0.0
-    for layer in range(layers):
-        d = d_in if layer == 0 else hidden
-        fwd = 2 * rows * steps * g * (d + hidden)  # W_ih x, W_hh h
-        bwd = 2 * rows * steps * g * (d + hidden + hidden)  # dW_ih, dW_hh, dh
-        bwd += 2 * rows * steps * g * d if layer > 0 else 0  # dx into the layer below
-        total += fwd + (bwd if train else 0)
-    return total / 1e9
-
-
-def _mm_gflops(m, k, n, reps):
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    for _ in range(3):
-        torch.mm(a, b)
-    best = []
-    for _ in range(5):
-        c = time.process_time()
-        for _ in range(reps):
-            torch.mm(a, b)
-        best.append((time.process_time() - c) / reps)
-    return 2 * m * k * n / statistics.median(best) / 1e9
 
 
 def main():

@@ -15,7 +15,10 @@ two Linear+LeakyReLU layers of IGMTF's ``encode``):
   (what building the memory bank and scoring validation cannot avoid).
 
 The floor of an epoch is ``days x fwd_bwd + train_rows x fwd_row + valid_rows x fwd_row``;
-the line printed divides our measured epoch by it. Our epoch comes from
+the line printed divides our measured epoch by it. Below that lies the *arithmetic
+floor*: the same sum with each pass's matmul GFLOP (``_arithmetic.rnn_gflop`` plus the
+two Linear layers) divided by this machine's float32 matmul throughput at the
+recurrent shape (``rows x hidden @ hidden x 3 hidden``), a bound no kernel can beat. Our epoch comes from
 ``--epoch-seconds``, from a ``vs_qlib.py --json`` file (its ``fit-ours`` epochs and
 segment sizes), or, by default, from a short ``IGMTFRegressor`` fit on random data of
 the same shape (``--fit-days`` training days, 1 epoch).
@@ -34,6 +37,7 @@ import time
 
 import numpy as np
 import torch
+from _arithmetic import matmul_gflops, rnn_gflop
 
 SCORING_ROWS = 8192  # a large scoring block; the per-row floor takes the cheaper of it and a day
 
@@ -109,6 +113,27 @@ def time_encoder(encode, params, rows, seq_len, d_feat, repeat):
         "fwd_row_block": block_row,
         "fwd_row_day": day_row,
         "fwd_row": min(block_row, day_row),
+    }
+
+
+def arithmetic_floor(args, days, train_rows, valid_rows):
+    """The epoch's matmul work over the measured matmul speed: ``{gflops, ...}``."""
+
+    def gflop(rows, train):
+        rnn = rnn_gflop(
+            False, rows, args.seq_len, args.d_feat, args.hidden_size, args.num_layers, train
+        )
+        linear = 2 * 2 * rows * args.hidden_size**2 * (3 if train else 1) / 1e9  # encode's 2 fc
+        return rnn + linear
+
+    throughput = matmul_gflops(args.rows, args.hidden_size, 3 * args.hidden_size, 300)
+    day, row = gflop(args.rows, True), gflop(1, False)
+    seconds = (days * day + (train_rows + valid_rows) * row) / throughput
+    return {
+        "matmul_gflops": throughput,
+        "gflop_train_day": day,
+        "gflop_fwd_row": row,
+        "floor_arith": seconds,
     }
 
 
@@ -229,6 +254,8 @@ def main(argv=None):
         ratio_wall=epoch[1] / floors[1],
         source=source,
     )
+    arith = arithmetic_floor(args, days, train_rows, valid_rows)
+    out.update(arith, ratio_arith=epoch[0] / arith["floor_arith"])
     fb, fr = eager["fwd_bwd"][0], eager["fwd_row"][0]
     print(
         f"micro ({args.threads} thread(s), torch {torch.__version__}, CPU time [wall]): encoder "
@@ -241,6 +268,13 @@ def main(argv=None):
         f"({train_rows:,} + {valid_rows:,}) rows x fwd; our epoch {epoch[0]:.1f} "
         f"[{epoch[1]:.1f}] s ({source}) = {epoch[0] / floors[0]:.2f}x "
         f"[{epoch[1] / floors[1]:.2f}x] the floor"
+    )
+    print(
+        f"arithmetic floor: {arith['gflop_train_day']:.2f} GFLOP per training day, "
+        f"{arith['gflop_fwd_row'] * 1e3:.2f} MFLOP per scored row, at "
+        f"{arith['matmul_gflops']:.1f} GFLOP/s (float32 matmul {args.rows}x{args.hidden_size} @ "
+        f"{args.hidden_size}x{3 * args.hidden_size}) = {arith['floor_arith']:.1f} s; "
+        f"our epoch is {out['ratio_arith']:.2f}x it (CPU)"
     )
 
     if args.compile:

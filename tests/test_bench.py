@@ -52,6 +52,8 @@ def test_micro_smoke(tmp_path):
     assert result["floor_cpu"] > 0 and result["epoch_wall"] > 0
     assert result["train_rows"] == 12 * 16
     assert math.isfinite(result["ratio_wall"])
+    assert "arithmetic floor" in stdout
+    assert 0 < result["floor_arith"] < result["floor_cpu"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("qlib") is None, reason="pyqlib is not installed")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from . import __version__
 from .workflow import DemoConfig, builtin_configs
@@ -261,7 +262,7 @@ _COMMANDS = {
 }
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The ``igmtf`` argument parser, one subparser per command.
 
     Returns
@@ -281,7 +282,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``igmtf`` command line.
 
     Parameters

@@ -10,10 +10,14 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``.
 
     Whatever writes to the temporary path (``DataFrame.to_parquet``,
@@ -49,7 +53,7 @@ def atomic_path(path):
         raise
 
 
-def atomic_write(path, data) -> Path:
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; return ``path``.
 
     Examples

@@ -16,8 +16,13 @@ import contextlib
 import os
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Literal
 
 __all__ = ["available_cores", "idle_cores", "resolve_threads", "torch_threads"]
 
@@ -88,7 +93,7 @@ def resolve_threads(n_threads):
 
 
 @contextlib.contextmanager
-def torch_threads(n_threads):
+def torch_threads(n_threads: Literal["auto"] | int | None) -> Iterator[int]:
     """Run the block with ``n_threads`` torch threads, then restore the previous setting.
 
     The estimators' ``n_threads`` parameter uses it, so a fit does not change the

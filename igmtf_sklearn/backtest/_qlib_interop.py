@@ -10,7 +10,7 @@ from .._utils._panel import PANEL_LEVELS, check_panel_index
 __all__ = ["from_qlib_pred", "to_qlib_pred"]
 
 
-def to_qlib_pred(scores) -> pd.DataFrame:
+def to_qlib_pred(scores: pd.Series | pd.DataFrame) -> pd.DataFrame:
     """Scores as Qlib's ``pred.pkl``: a float frame with one ``score`` column.
 
     Qlib's ``SignalRecord`` saves predictions as a DataFrame indexed by
@@ -60,7 +60,7 @@ def to_qlib_pred(scores) -> pd.DataFrame:
     return pd.DataFrame({"score": values}, index=scores.index)
 
 
-def from_qlib_pred(pred) -> pd.Series:
+def from_qlib_pred(pred: pd.DataFrame | pd.Series) -> pd.Series:
     """Qlib's ``pred.pkl`` (or any ``score`` frame) as a Series named ``score``.
 
     Parameters

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+if TYPE_CHECKING:
+    from .._utils._typing import ArrayLike
 
 #: Periods per year, as Qlib's ``risk_analysis`` counts them (238 trading days,
 #: the A-share market's; 240 minutes a day).
@@ -64,7 +68,13 @@ def _as_return_series(returns) -> pd.Series:
     },
     prefer_skip_nested_validation=True,
 )
-def risk_analysis(returns, *, freq="day", N=None, mode="sum") -> pd.Series:
+def risk_analysis(
+    returns: pd.Series | pd.DataFrame | ArrayLike,
+    *,
+    freq: str = "day",
+    N: float | None = None,
+    mode: str = "sum",
+) -> pd.Series:
     """Risk statistics of a return series, as Qlib's ``risk_analysis``.
 
     Conventions (Qlib's, including its choices of where the drawdown starts):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from sklearn.utils._param_validation import Interval, validate_params
 from .._utils._panel import DATETIME, check_panel_index, day_codes, day_slices
 from .._utils._stats import mean_over_std
 from ..metrics import daily_ic, daily_rank_ic
+
+if TYPE_CHECKING:
+    from .._utils._typing import Labels
 
 __all__ = ["SignalAnalysis", "group_returns", "signal_analysis"]
 
@@ -92,7 +96,7 @@ _N_GROUPS = [Interval(Integral, 2, None, closed="left")]
 
 
 @validate_params({**_SCORES_AND_LABELS, "n_groups": _N_GROUPS}, prefer_skip_nested_validation=True)
-def group_returns(scores, labels, n_groups=5) -> pd.DataFrame:
+def group_returns(scores: Labels, labels: Labels, n_groups: int = 5) -> pd.DataFrame:
     """Mean label of each score group, day by day, as Qlib's ``_group_return``.
 
     Each day the rows with a score are sorted by score, best first (ties in
@@ -181,7 +185,9 @@ def _ann_stats(returns: pd.Series, ann_scaler: float) -> tuple[float, float]:
     },
     prefer_skip_nested_validation=True,
 )
-def signal_analysis(scores, labels, *, n_groups=5, ann_scaler=252) -> SignalAnalysis:
+def signal_analysis(
+    scores: Labels, labels: Labels, *, n_groups: int = 5, ann_scaler: float = 252
+) -> SignalAnalysis:
     """Daily IC, monthly IC and score-group returns of a signal, as Qlib's analyses.
 
     Parameters

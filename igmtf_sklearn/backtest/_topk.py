@@ -97,23 +97,23 @@ def _every_invalid_setting(func):
     prefer_skip_nested_validation=True,
 )
 def topk_dropout_backtest(
-    scores,
-    ohlcv,
+    scores: pd.Series | pd.DataFrame,
+    ohlcv: pd.DataFrame,
     *,
-    topk=50,
-    n_drop=5,
-    open_cost=0.0005,
-    close_cost=0.0015,
-    min_cost=5.0,
-    account=1e8,
-    limit_threshold=0.095,
-    benchmark=None,
-    risk_degree=0.95,
-    trade_unit=None,
-    forbid_all_trade_at_limit=True,
-    sell_delisted=True,
-    return_positions=False,
-):
+    topk: int = 50,
+    n_drop: int = 5,
+    open_cost: float = 0.0005,
+    close_cost: float = 0.0015,
+    min_cost: float = 5.0,
+    account: float = 1e8,
+    limit_threshold: float | None = 0.095,
+    benchmark: str | pd.Series | None = None,
+    risk_degree: float = 0.95,
+    trade_unit: int | None = None,
+    forbid_all_trade_at_limit: bool = True,
+    sell_delisted: bool = True,
+    return_positions: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Backtest Qlib's TopK-Dropout strategy on a score panel, dealing at the close.
 
     Each trading day the strategy holds about ``topk`` stocks and replaces the

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import validate_params
 
 from .._utils._panel import PANEL_LEVELS
+
+if TYPE_CHECKING:
+    from .._utils._typing import PathLike
 
 REQUIRED_FIELDS = ("open", "high", "low", "close", "volume")
 OPTIONAL_FIELDS = ("vwap", "factor")
@@ -28,7 +32,12 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
     },
     prefer_skip_nested_validation=True,
 )
-def read_ohlcv(path_or_frame, *, datetime_col="datetime", instrument_col="instrument"):
+def read_ohlcv(
+    path_or_frame: PathLike | pd.DataFrame,
+    *,
+    datetime_col: str = "datetime",
+    instrument_col: str = "instrument",
+) -> pd.DataFrame:
     """Read a long-format OHLCV table into a panel.
 
     Parameters

@@ -16,12 +16,16 @@ import datetime
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import validate_params
 
 from .._utils._panel import PANEL_LEVELS
+
+if TYPE_CHECKING:
+    from .._utils._typing import PathLike
 
 #: Fields in the order they appear as columns; ``vwap`` / ``factor`` are optional.
 QLIB_FIELDS = ("open", "high", "low", "close", "volume", "vwap", "factor")
@@ -45,13 +49,13 @@ _DATE = [str, datetime.date, np.datetime64, None]
     prefer_skip_nested_validation=True,
 )
 def load_qlib(
-    provider_uri,
-    instruments="csi300",
-    start_time=None,
-    end_time=None,
-    fields=None,
+    provider_uri: PathLike,
+    instruments: str | list[str] | dict = "csi300",
+    start_time: str | datetime.date | None = None,
+    end_time: str | datetime.date | None = None,
+    fields: list[str] | None = None,
     *,
-    members_only=True,
+    members_only: bool = True,
 ) -> pd.DataFrame:
     """Load daily bars from a Qlib data directory into a panel.
 

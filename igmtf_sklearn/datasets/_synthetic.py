@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from .._utils._panel import PANEL_LEVELS
+
+if TYPE_CHECKING:
+    from .._utils._typing import RandomState
 
 # Generative constants (daily scale). They were tuned together so that the oracle
 # daily IC is ~0.15 and each of the three alpha sources carries a similar share.
@@ -41,17 +45,17 @@ _BURN_IN = 80  # days simulated before `start` so windows and the latent are war
     prefer_skip_nested_validation=True,
 )
 def make_stock_panel(
-    n_instruments=300,
-    n_days=1000,
+    n_instruments: int = 300,
+    n_days: int = 1000,
     *,
-    n_sectors=10,
-    start="2015-01-01",
-    return_signal=False,
-    churn=0.2,
-    noise_df=4.0,
-    signal_scale=1.0,
-    random_state=None,
-):
+    n_sectors: int = 10,
+    start: str | datetime.date = "2015-01-01",
+    return_signal: bool = False,
+    churn: float = 0.2,
+    noise_df: float = 4.0,
+    signal_scale: float = 1.0,
+    random_state: RandomState = None,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.Series]:
     r"""Simulate a daily OHLCV panel whose next-day returns are partly predictable.
 
     The default data set for demos and tests: shaped like a Qlib panel, with

@@ -13,11 +13,16 @@ days would dominate the cost.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import validate_params
 
 from igmtf_sklearn._utils._panel import DATETIME, check_panel_index, day_slices
+
+if TYPE_CHECKING:
+    from .._utils._typing import Labels, Scores
 
 __all__ = ["daily_ic", "daily_rank_ic"]
 
@@ -185,7 +190,7 @@ def _daily_correlation(labels, preds, index: pd.MultiIndex, *, rank: bool) -> pd
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def daily_ic(y_true, y_pred) -> pd.Series:
+def daily_ic(y_true: Labels, y_pred: Scores) -> pd.Series:
     """Pearson correlation between prediction and label on each day.
 
     Parameters
@@ -227,7 +232,7 @@ def daily_ic(y_true, y_pred) -> pd.Series:
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def daily_rank_ic(y_true, y_pred) -> pd.Series:
+def daily_rank_ic(y_true: Labels, y_pred: Scores) -> pd.Series:
     """Spearman (rank) correlation between prediction and label on each day.
 
     Ties get their average rank, as in ``pandas.Series.corr(method="spearman")``.

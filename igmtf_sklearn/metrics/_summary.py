@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sklearn.utils._param_validation import validate_params
@@ -15,6 +16,9 @@ from igmtf_sklearn.metrics._ic import (
     daily_ic,
     daily_rank_ic,
 )
+
+if TYPE_CHECKING:
+    from .._utils._typing import Labels, Scores
 
 __all__ = ["UndefinedICWarning", "ic_summary", "icir", "mean_ic", "mean_rank_ic", "rank_icir"]
 
@@ -54,7 +58,7 @@ def _mean(daily: pd.Series) -> float:
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def mean_ic(y_true, y_pred) -> float:
+def mean_ic(y_true: Labels, y_pred: Scores) -> float:
     """Mean of the daily IC (Qlib's ``IC``).
 
     Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
@@ -89,7 +93,7 @@ def mean_ic(y_true, y_pred) -> float:
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def mean_rank_ic(y_true, y_pred) -> float:
+def mean_rank_ic(y_true: Labels, y_pred: Scores) -> float:
     """Mean of the daily rank IC (Qlib's ``Rank IC``).
 
     Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
@@ -124,7 +128,7 @@ def mean_rank_ic(y_true, y_pred) -> float:
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def icir(y_true, y_pred) -> float:
+def icir(y_true: Labels, y_pred: Scores) -> float:
     """Mean over standard deviation (ddof=1) of the daily IC (Qlib's ``ICIR``).
 
     Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
@@ -159,7 +163,7 @@ def icir(y_true, y_pred) -> float:
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def rank_icir(y_true, y_pred) -> float:
+def rank_icir(y_true: Labels, y_pred: Scores) -> float:
     """Mean over standard deviation of the daily rank IC (Qlib's ``Rank ICIR``).
 
     Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has
@@ -195,7 +199,7 @@ def rank_icir(y_true, y_pred) -> float:
 
 
 @validate_params(_IC_PARAMETERS, prefer_skip_nested_validation=True)
-def ic_summary(y_true, y_pred) -> dict[str, float]:
+def ic_summary(y_true: Labels, y_pred: Scores) -> dict[str, float]:
     """Qlib's four IC statistics at once.
 
     Days with an undefined IC (see :func:`daily_ic`) are skipped. When no day has

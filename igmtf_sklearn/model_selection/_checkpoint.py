@@ -15,9 +15,16 @@ import numbers
 import os
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from skorch.callbacks import Checkpoint
 from skorch.utils import noop
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from skorch import NeuralNet
 
 __all__ = ["UniqueCheckpoint"]
 
@@ -74,22 +81,22 @@ class UniqueCheckpoint(Checkpoint):
 
     def __init__(
         self,
-        dirname="checkpoints",
+        dirname: str | os.PathLike = "checkpoints",
         *,
-        subdir_prefix="fit-",
-        net_params_file="net_params.json",
-        monitor="valid_loss_best",
-        f_params="params.pt",
-        f_optimizer="optimizer.pt",
-        f_criterion="criterion.pt",
-        f_history="history.json",
-        f_pickle=None,
-        fn_prefix="",
-        event_name="event_cp",
-        sink=noop,
-        load_best=False,
-        use_safetensors=False,
-    ):
+        subdir_prefix: str = "fit-",
+        net_params_file: str | None = "net_params.json",
+        monitor: str | Callable | None = "valid_loss_best",
+        f_params: str | None = "params.pt",
+        f_optimizer: str | None = "optimizer.pt",
+        f_criterion: str | None = "criterion.pt",
+        f_history: str | None = "history.json",
+        f_pickle: str | None = None,
+        fn_prefix: str = "",
+        event_name: str | None = "event_cp",
+        sink: Callable = noop,
+        load_best: bool = False,
+        use_safetensors: bool = False,
+    ) -> None:
         # Every parameter is named: sklearn's clone reads the signature and would
         # silently drop anything passed through **kwargs.
         super().__init__(
@@ -109,7 +116,7 @@ class UniqueCheckpoint(Checkpoint):
         self.subdir_prefix = subdir_prefix
         self.net_params_file = net_params_file
 
-    def initialize(self):
+    def initialize(self) -> UniqueCheckpoint:
         """Create this fit's folder (skorch calls it from ``net.initialize()``)."""
         base = os.fspath(self.dirname) or "."
         os.makedirs(base, exist_ok=True)
@@ -136,7 +143,9 @@ class UniqueCheckpoint(Checkpoint):
         ).initialize()
         return self
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
+    def on_train_begin(
+        self, net: NeuralNet, X: object = None, y: object = None, **kwargs: Any
+    ) -> None:
         """Write the net's scalar parameters next to its checkpoints."""
         super().on_train_begin(net, X=X, y=y, **kwargs)
         if self.net_params_file is None:
@@ -163,15 +172,15 @@ class UniqueCheckpoint(Checkpoint):
     # The three public entry points through which skorch reads and writes checkpoint
     # files (save_model from on_epoch_end; get_formatted_files and f_history_ from
     # net.load_params, e.g. load_best or LoadInitState) go to this fit's Checkpoint.
-    def save_model(self, net):
+    def save_model(self, net: NeuralNet) -> None:
         """Save the net's files into this fit's folder."""
         self._fit_checkpoint().save_model(net)
 
-    def get_formatted_files(self, net):
+    def get_formatted_files(self, net: NeuralNet) -> dict[str, str]:
         """The files of this fit's last checkpoint, for ``net.load_params(checkpoint=...)``."""
         return self._fit_checkpoint().get_formatted_files(net)
 
     @property
-    def f_history_(self):
+    def f_history_(self) -> str | None:
         """The history file of this fit, or None."""
         return self._fit_checkpoint().f_history_

@@ -14,9 +14,13 @@ optional dependency.
 from __future__ import annotations
 
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import torch
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+
+if TYPE_CHECKING:
+    import distributed
 
 __all__ = ["configure_dask_workers"]
 
@@ -30,7 +34,7 @@ PLUGIN_NAME = "igmtf-torch-threads"
     },
     prefer_skip_nested_validation=True,
 )
-def configure_dask_workers(client, torch_threads=1):
+def configure_dask_workers(client: distributed.Client, torch_threads: int = 1) -> dict[str, int]:
     """Limit torch's threads on every worker of a Dask cluster, present and future.
 
     Registers a worker plugin, which Dask runs on each connected worker now

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,13 @@ from sklearn.utils._param_validation import Interval, validate_parameter_constra
 
 from .._utils._panel import DATETIME
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 __all__ = ["PurgedKFoldByDate", "WalkForwardSplit"]
 
 
-def panel_dates(X):
+def panel_dates(X: pd.DataFrame | pd.Series) -> tuple[np.ndarray, pd.DatetimeIndex]:
     """Day number of every row of ``X`` and the sorted unique dates.
 
     Works on any row order: the day numbers come from the values of the
@@ -86,10 +90,10 @@ class _DateSplitter(BaseCrossValidator):
         )
 
     @abstractmethod
-    def split_days(self, n_dates):
+    def split_days(self, n_dates: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train_days, test_days)`` day numbers for ``n_dates`` sorted dates."""
 
-    def get_n_splits(self, X=None, y=None, groups=None):
+    def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
         """Return the number of folds.
 
         Parameters
@@ -104,7 +108,9 @@ class _DateSplitter(BaseCrossValidator):
         self._validate_params()
         return int(self.n_splits)
 
-    def split(self, X, y=None, groups=None):
+    def split(
+        self, X: pd.DataFrame | pd.Series, y: object = None, groups: object = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Generate the row positions of each fold's training and test sets.
 
         Parameters
@@ -125,7 +131,7 @@ class _DateSplitter(BaseCrossValidator):
         for train_days, test_days in self.split_days(len(dates)):
             yield _rows_of(codes, train_days, len(dates)), _rows_of(codes, test_days, len(dates))
 
-    def fold_dates(self, X):
+    def fold_dates(self, X: pd.DataFrame | pd.Series) -> pd.DataFrame:
         """First and last date and number of dates of each fold, as a table.
 
         Parameters
@@ -244,14 +250,22 @@ class WalkForwardSplit(_DateSplitter):
         "gap_days": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, n_splits=5, *, test_days=None, train_days=None, expanding=True, gap_days=2):
+    def __init__(
+        self,
+        n_splits: int = 5,
+        *,
+        test_days: int | None = None,
+        train_days: int | None = None,
+        expanding: bool = True,
+        gap_days: int = 2,
+    ) -> None:
         self.n_splits = n_splits
         self.test_days = test_days
         self.train_days = train_days
         self.expanding = expanding
         self.gap_days = gap_days
 
-    def split_days(self, n_dates):
+    def split_days(self, n_dates: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield the training and test day numbers of each fold.
 
         Parameters
@@ -366,12 +380,12 @@ class PurgedKFoldByDate(_DateSplitter):
         "embargo_days": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, n_splits=5, *, purge_days=2, embargo_days=0):
+    def __init__(self, n_splits: int = 5, *, purge_days: int = 2, embargo_days: int = 0) -> None:
         self.n_splits = n_splits
         self.purge_days = purge_days
         self.embargo_days = embargo_days
 
-    def split_days(self, n_dates):
+    def split_days(self, n_dates: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield the training and test day numbers of each fold.
 
         Parameters

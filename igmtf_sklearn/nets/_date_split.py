@@ -10,8 +10,12 @@ of ``gap_days`` days between the two keeps training labels, which look
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class DateValidSplit:
@@ -35,7 +39,7 @@ class DateValidSplit:
     (array([0, 1, 2, 3, 4, 5]), array([7, 8, 9]))
     """
 
-    def __init__(self, valid_size=0.2, gap_days=2):
+    def __init__(self, valid_size: float | int = 0.2, gap_days: int = 2) -> None:
         self.valid_size = valid_size
         self.gap_days = gap_days
 
@@ -53,7 +57,7 @@ class DateValidSplit:
             "To train without validation, pass train_split=None."
         )
 
-    def split_days(self, n_days):
+    def split_days(self, n_days: int) -> tuple[np.ndarray, np.ndarray]:
         """Day numbers of the training and validation parts of ``n_days`` days."""
         if not isinstance(self.gap_days, numbers.Integral) or self.gap_days < 0:
             raise ValueError(f"gap_days must be an int >= 0, got {self.gap_days!r}.")
@@ -109,7 +113,7 @@ class ExplicitValidation:
     True
     """
 
-    def __init__(self, X_valid, y_valid):
+    def __init__(self, X_valid: pd.DataFrame, y_valid: pd.Series) -> None:
         self.X_valid = X_valid
         self.y_valid = y_valid
 

@@ -9,6 +9,8 @@ torch's own; a CPU case a user can change (e.g. ``pip install numba``) warns
 once per reason and process.
 """
 
+from __future__ import annotations
+
 import torch
 from torch import nn
 
@@ -99,7 +101,9 @@ class FusedGRU(_FusedMixin, nn.GRU):
     True
     """
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: torch.Tensor, hx: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         reason = self._fallback_reason(input, [hx])
         if reason is not None:
             if reason[1]:
@@ -131,7 +135,9 @@ class FusedLSTM(_FusedMixin, nn.LSTM):
     True
     """
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         states = [None, None] if hx is None else list(hx)
         reason = self._fallback_reason(input, states)
         if reason is not None:

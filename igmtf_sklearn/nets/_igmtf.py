@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -26,6 +27,15 @@ from ._module import IGMTFModule
 from ._persistence import register_net
 from ._rnn import RNNRegressor
 from ._training import MaskedMSELoss
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any, Literal
+
+    import pandas as pd
+    from torch.utils.data import Dataset
+
+    from .._utils._typing import Labels, RandomState
 
 __all__ = ["IGMTFRegressor"]
 
@@ -192,35 +202,35 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
     def __init__(
         self,
         *,
-        d_feat=None,
-        hidden_size=64,
-        num_layers=2,
-        dropout=0.0,
-        base_model="GRU",
-        k_day=10,
-        n_neighbor=10,
-        label_neighbors=0,
-        label_horizon=2,
-        bank_refresh="epoch",
-        label_norm="csrank",
-        patience=20,
-        clip_value=3.0,
-        pretrain_epochs=200,
-        pretrain_lr=1e-3,
-        pretrain_batch_size=800,
-        pretrain_patience=20,
-        pretrained=None,
-        random_state=None,
-        n_threads="auto",
-        module=IGMTFModule,
-        criterion=MaskedMSELoss,
-        optimizer=torch.optim.Adam,
-        lr=1e-4,
-        max_epochs=200,
-        batch_size=_SCORING_ROWS,
-        train_split=DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
-        **kwargs,
-    ):
+        d_feat: int | None = None,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        base_model: Literal["GRU", "LSTM"] = "GRU",
+        k_day: int = 10,
+        n_neighbor: int = 10,
+        label_neighbors: int = 0,
+        label_horizon: int = 2,
+        bank_refresh: Literal["epoch", "training_pass"] = "epoch",
+        label_norm: Literal["csrank", "cszscore"] | None = "csrank",
+        patience: int | None = 20,
+        clip_value: float | None = 3.0,
+        pretrain_epochs: int = 200,
+        pretrain_lr: float = 1e-3,
+        pretrain_batch_size: int = 800,
+        pretrain_patience: int | None = 20,
+        pretrained: dict | str | os.PathLike | RNNRegressor | None = None,
+        random_state: RandomState = None,
+        n_threads: Literal["auto"] | int | None = "auto",
+        module: type[torch.nn.Module] = IGMTFModule,
+        criterion: type[torch.nn.Module] = MaskedMSELoss,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-4,
+        max_epochs: int = 200,
+        batch_size: int = _SCORING_ROWS,
+        train_split: Callable | None = DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             module,
             criterion=criterion,
@@ -276,7 +286,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             "label_neighbors": self.label_neighbors,
         }
 
-    def get_iterator(self, dataset, training=False):
+    def get_iterator(self, dataset: Dataset, training: bool = False) -> Iterable:
         """One shuffled day per batch for training, blocks of days for scoring."""
         day_inputs = self._bank_days_allowed(dataset) if self.label_neighbors else None
         if training:
@@ -349,7 +359,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             self.pretrained_model_ = self._pretrain(train, valid)
             self._load_encoder(self.pretrained_model_.module_.state_dict())
 
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X: pd.DataFrame, y: Labels | None = None, **fit_params: Any) -> IGMTFRegressor:
         """Pretrain the base RNN, then train IGMTF one day per step.
 
         Parameters

@@ -17,10 +17,16 @@ no per-day Python lists, no host round-trips.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ._rnn_module import _last_hidden, _make_rnn, pad_by_day
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Literal
 
 __all__ = ["IGMTFModule", "load_qlib_igmtf_state_dict"]
 
@@ -104,16 +110,16 @@ class IGMTFModule(nn.Module):
 
     def __init__(
         self,
-        d_feat=6,
-        hidden_size=64,
-        num_layers=2,
-        dropout=0.0,
-        base_model="GRU",
-        k_day=10,
-        n_neighbor=10,
-        label_neighbors=0,
-        fused=True,
-    ):
+        d_feat: int = 6,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        base_model: Literal["GRU", "LSTM"] = "GRU",
+        k_day: int = 10,
+        n_neighbor: int = 10,
+        label_neighbors: int = 0,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         self.d_feat = d_feat
         self.k_day = k_day
@@ -139,16 +145,22 @@ class IGMTFModule(nn.Module):
             self.register_buffer("bank_dates", torch.zeros(0, dtype=torch.long))
 
     # -- encoder and memory bank ------------------------------------------------
-    def encode(self, x):
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden representation ``h [N, hidden]`` of rows ``x [N, d_feat * seq_len]``."""
         return self.lins(_last_hidden(self.rnn, x, self.d_feat))
 
     @property
-    def has_memory_bank(self):
+    def has_memory_bank(self) -> bool:
         """Whether a memory bank has been set."""
         return self.bank_day_mean.shape[0] > 0
 
-    def set_memory_bank(self, hidden, counts, labels=None, dates=None):
+    def set_memory_bank(
+        self,
+        hidden: torch.Tensor,
+        counts: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        dates: torch.Tensor | None = None,
+    ) -> None:
         """Store the training hidden states, grouped by day.
 
         Parameters
@@ -186,7 +198,9 @@ class IGMTFModule(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- forward ----------------------------------------------------------------
-    def forward(self, x, mask=None, allowed=None):
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, allowed: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Predict the rows of one day ``x [N, F]``, or of padded days ``x [B, R, F]``.
 
         Parameters
@@ -307,7 +321,7 @@ class IGMTFModule(nn.Module):
         return total / weights.sum(-1).clamp(min=1e-6)
 
 
-def load_qlib_igmtf_state_dict(module, state_dict):
+def load_qlib_igmtf_state_dict(module: IGMTFModule, state_dict: Mapping[str, torch.Tensor]) -> None:
     """Load the weights of Qlib's ``IGMTFModel`` into an :class:`IGMTFModule`.
 
     Qlib's model carries an unused ``fc_output`` layer and no memory bank; both

@@ -18,6 +18,7 @@ the defaults for those.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from sklearn.pipeline import Pipeline
 
 from .._utils._atomic import atomic_path
 from ..preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 __all__ = ["FORMAT_VERSION", "load_model", "register_net", "save_model"]
 
@@ -132,7 +136,7 @@ def _step_state(step):
     )
 
 
-def save_model(model, path):
+def save_model(model: BaseEstimator, path: str | os.PathLike) -> None:
     """Write a fitted estimator or pipeline to ``path`` in a non-executable format.
 
     The file is written to a temporary name beside ``path`` and renamed into
@@ -202,7 +206,7 @@ def _load_step(state, device):
     raise ValueError(f"The model file names an unknown class {name!r}; it was not written here.")
 
 
-def load_model(path, *, device="cpu"):
+def load_model(path: str | os.PathLike, *, device: str = "cpu") -> BaseEstimator:
     """Read a model written by :func:`save_model`; no code in the file is run.
 
     Parameters

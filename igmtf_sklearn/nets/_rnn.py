@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from skorch.callbacks import EarlyStopping
 
@@ -11,6 +13,15 @@ from ._day_data import DayBlockIterator, RowBatchIterator
 from ._persistence import register_net
 from ._rnn_module import RNNModule
 from ._training import MaskedMSELoss
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any, Literal
+
+    import pandas as pd
+    from torch.utils.data import Dataset
+
+    from .._utils._typing import Labels, RandomState
 
 __all__ = ["RNNRegressor"]
 
@@ -109,25 +120,25 @@ class RNNRegressor(_PanelNet):
     def __init__(
         self,
         *,
-        d_feat=None,
-        hidden_size=64,
-        num_layers=2,
-        dropout=0.0,
-        base_model="GRU",
-        label_norm="csrank",
-        patience=20,
-        clip_value=3.0,
-        random_state=None,
-        n_threads="auto",
-        module=RNNModule,
-        criterion=MaskedMSELoss,
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        max_epochs=200,
-        batch_size=800,
-        train_split=DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
-        **kwargs,
-    ):
+        d_feat: int | None = None,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        base_model: Literal["GRU", "LSTM"] = "GRU",
+        label_norm: Literal["csrank", "cszscore"] | None = "csrank",
+        patience: int | None = 20,
+        clip_value: float | None = 3.0,
+        random_state: RandomState = None,
+        n_threads: Literal["auto"] | int | None = "auto",
+        module: type[torch.nn.Module] = RNNModule,
+        criterion: type[torch.nn.Module] = MaskedMSELoss,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 200,
+        batch_size: int = 800,
+        train_split: Callable | None = DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             module,
             criterion=criterion,
@@ -152,14 +163,14 @@ class RNNRegressor(_PanelNet):
     def _early_stopping(self):
         return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
 
-    def get_iterator(self, dataset, training=False):
+    def get_iterator(self, dataset: Dataset, training: bool = False) -> Iterable:
         """Random row batches for training, blocks of days for scoring."""
         if training:
             return RowBatchIterator(dataset, self.batch_size, seed=_draw_seed())
         rows = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
         return DayBlockIterator(dataset, rows, self.device)
 
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X: pd.DataFrame, y: Labels | None = None, **fit_params: Any) -> RNNRegressor:
         """Fit the RNN on a feature panel.
 
         Parameters

@@ -12,10 +12,15 @@ day batches, for the batch iterators and IGMTF's memory bank.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ._fused_modules import FusedGRU, FusedLSTM
+
+if TYPE_CHECKING:
+    from typing import Literal
 
 __all__ = ["RNNModule", "pad_by_day"]
 
@@ -45,7 +50,7 @@ def _last_hidden(rnn, x, d_feat):
     return out[:, -1, :]
 
 
-def pad_by_day(values, counts):
+def pad_by_day(values: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Lay day-contiguous rows out as a padded ``[n_days, max_rows, ...]`` tensor.
 
     Parameters
@@ -123,14 +128,20 @@ class RNNModule(nn.Module):
     """
 
     def __init__(
-        self, d_feat=6, hidden_size=64, num_layers=2, dropout=0.0, base_model="GRU", fused=True
-    ):
+        self,
+        d_feat: int = 6,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        base_model: Literal["GRU", "LSTM"] = "GRU",
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         self.d_feat = d_feat
         self.rnn = _make_rnn(base_model, d_feat, hidden_size, num_layers, dropout, fused)
         self.fc_out = nn.Linear(hidden_size, 1)
 
-    def forward(self, x, mask=None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Predict one value per row of ``x [..., d_feat * seq_len]``; returns ``x.shape[:-1]``.
 
         ``mask`` (padded day batches) is accepted and ignored: rows are independent.

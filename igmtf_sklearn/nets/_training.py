@@ -29,7 +29,7 @@ class MaskedMSELoss(torch.nn.Module):
     tensor(2.)
     """
 
-    def forward(self, y_pred, y_true):
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         if y_pred.shape != y_true.shape:
             raise ValueError(
                 f"Prediction shape {tuple(y_pred.shape)} does not match target shape "
@@ -82,7 +82,7 @@ class DailyICLoss(torch.nn.Module):
     tensor(1.)
     """
 
-    def forward(self, y_pred, y_true):
+    def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         if y_pred.shape != y_true.shape:
             raise ValueError(
                 f"Prediction shape {tuple(y_pred.shape)} does not match target shape "

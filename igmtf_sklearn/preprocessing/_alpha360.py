@@ -24,6 +24,7 @@ float32 output. Lags before the series starts point to a NaN sentinel.
 from __future__ import annotations
 
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,11 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from .._utils._panel import check_panel_index, keep_panel
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._utils._typing import ArrayLike
 
 # Qlib's field order; the price fields are divided by close, volume by volume.
 ALPHA360_FIELDS = ("close", "open", "high", "low", "vwap", "volume")
@@ -247,12 +253,12 @@ class Alpha360(TransformerMixin, BaseEstimator):
         "fields": [None, "array-like"],
     }
 
-    def __init__(self, window=60, fields=None):
+    def __init__(self, window: int = 60, fields: Sequence[str] | None = None) -> None:
         self.window = window
         self.fields = fields
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: pd.DataFrame, y: object = None) -> Alpha360:
         """Check the panel's columns and fix the fields to describe.
 
         Parameters
@@ -276,7 +282,7 @@ class Alpha360(TransformerMixin, BaseEstimator):
         self.seq_len_ = self.window
         return self
 
-    def transform(self, X):
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Build the Alpha360 features of a panel.
 
         Parameters
@@ -296,7 +302,7 @@ class Alpha360(TransformerMixin, BaseEstimator):
         features = alpha360_matrix(columns, self.fields_, self.window, index)
         return keep_panel(X, features, self.get_feature_names_out())
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """Qlib's names of the output columns.
 
         Parameters

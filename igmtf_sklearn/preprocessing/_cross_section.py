@@ -13,6 +13,7 @@ middle axis, block of days by block of days to bound memory on wide frames.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,11 @@ from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import validate_data
 
 from .._utils._panel import check_panel_index, day_slices
+
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    PandasObj = TypeVar("PandasObj", pd.Series, pd.DataFrame)
 
 # Qlib's CSRankNorm: (pct_rank - 0.5) * 3.46 has about unit variance, since a
 # uniform variable on [0, 1] has standard deviation 1 / sqrt(12) = 1 / 3.46.
@@ -121,7 +127,7 @@ def _average_ranks(padded):
 
 
 @validate_params({"obj": ["array-like"]}, prefer_skip_nested_validation=True)
-def cs_zscore_norm(obj):
+def cs_zscore_norm(obj: PandasObj) -> PandasObj:
     """Z-score every column within each day, as Qlib's ``CSZScoreNorm``.
 
     Parameters
@@ -151,7 +157,7 @@ def cs_zscore_norm(obj):
 
 
 @validate_params({"obj": ["array-like"]}, prefer_skip_nested_validation=True)
-def cs_rank_norm(obj):
+def cs_rank_norm(obj: PandasObj) -> PandasObj:
     """Rank every column within each day, as Qlib's ``CSRankNorm``.
 
     Parameters
@@ -194,7 +200,7 @@ class _CrossSectionalNorm(
     _parameter_constraints: dict = {}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: PandasObj, y: object = None) -> _CrossSectionalNorm:
         """Check that ``X`` is a numeric panel; nothing is learned.
 
         Parameters
@@ -213,7 +219,7 @@ class _CrossSectionalNorm(
         validate_data(self, _as_frame(X), skip_check_array=True)
         return self
 
-    def transform(self, X):
+    def transform(self, X: PandasObj) -> PandasObj:
         """Normalize each day's cross-section.
 
         Parameters
@@ -233,7 +239,7 @@ class _CrossSectionalNorm(
             validate_data(self, _as_frame(X), reset=False, skip_check_array=True)
         return _normalize_panel(X, self._day_func, index)
 
-    def set_output(self, *, transform=None):
+    def set_output(self, *, transform: str | None = None) -> _CrossSectionalNorm:
         """Accept pandas output; the output always is the input's pandas type.
 
         The per-day normalizers need a panel index, so they take and return

@@ -22,7 +22,7 @@ LABEL_NAME = "LABEL0"
     },
     prefer_skip_nested_validation=True,
 )
-def forward_return(panel, horizon=1, shift=1):
+def forward_return(panel: pd.DataFrame | pd.Series, horizon: int = 1, shift: int = 1) -> pd.Series:
     """Return over ``horizon`` days starting ``shift`` days ahead, per instrument.
 
     ``LABEL0[t] = close[t + shift + horizon] / close[t + shift] - 1``, where

@@ -9,12 +9,18 @@ history is ~1.4 GB in float32 and twice that in float64.
 from __future__ import annotations
 
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 from .._utils._panel import keep_panel
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .._utils._typing import ArrayLike
 
 # Qlib's constants: EPS keeps a zero MAD from dividing by zero, and 1.4826 makes
 # the MAD of normally distributed data estimate its standard deviation.
@@ -143,12 +149,12 @@ class RobustZScoreNorm(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "copy": ["boolean"],
     }
 
-    def __init__(self, clip_outlier=True, *, copy=True):
+    def __init__(self, clip_outlier: bool = True, *, copy: bool = True) -> None:
         self.clip_outlier = clip_outlier
         self.copy = copy
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> RobustZScoreNorm:
         """Compute the median and MAD of each feature.
 
         Parameters
@@ -172,7 +178,7 @@ class RobustZScoreNorm(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.scale_ = mad
         return self
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray | pd.DataFrame:
         """Standardize the features with the fitted median and MAD.
 
         Parameters
@@ -252,12 +258,12 @@ class Fillna(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "copy": ["boolean"],
     }
 
-    def __init__(self, fill_value=0, *, copy=True):
+    def __init__(self, fill_value: float = 0, *, copy: bool = True) -> None:
         self.fill_value = fill_value
         self.copy = copy
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Fillna:
         """Check the input; nothing is learned.
 
         Parameters
@@ -275,7 +281,7 @@ class Fillna(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         validate_data(self, X, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan")
         return self
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray | pd.DataFrame:
         """Replace NaN with ``fill_value``.
 
         Parameters

@@ -171,7 +171,12 @@ def render_html(title, figures: dict, metrics: dict, period: str) -> str:
     prefer_skip_nested_validation=True,
 )
 def write_report(
-    output_dir, *, backtest=None, signal=None, metrics=None, title="IGMTF backtest report"
+    output_dir: str | os.PathLike,
+    *,
+    backtest: pd.DataFrame | None = None,
+    signal: SignalAnalysis | None = None,
+    metrics: Mapping | None = None,
+    title: str = "IGMTF backtest report",
 ) -> Path:
     """Write an HTML report of a backtest and a signal analysis, plus its figures as PNG files.
 

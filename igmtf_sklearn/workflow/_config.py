@@ -47,7 +47,7 @@ _OHLCV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.z
 _OHLCV_SUFFIXES += (".pq",)
 
 
-def validate_config(config) -> dict:
+def validate_config(config: dict) -> dict:
     """Check a whole workflow configuration; return it completed with the defaults.
 
     Every section is checked before anything is loaded or written, and all

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from ..metrics import ic_summary
 from ..nets import IGMTFRegressor
 from ..preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
 from ._demo_config import GAP_DAYS, DemoConfig
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = [
     "DEMO_METRICS",
@@ -162,7 +166,7 @@ def score_models(pipeline, X_test, y_test, signal_test):
     return scores
 
 
-def run_demo(config):
+def run_demo(config: DemoConfig) -> DemoResult:
     """Run the demo.
 
     Parameters
@@ -229,7 +233,7 @@ def format_times(times):
     return "wall time: " + ", ".join(parts)
 
 
-def print_demo_report(result, file=None):
+def print_demo_report(result: DemoResult, file: TextIO | None = None) -> None:
     """Print the run's settings, results table and wall times.
 
     Examples
@@ -259,7 +263,7 @@ def print_demo_report(result, file=None):
     print(format_times(result.times), file=file)
 
 
-def describe_demo(config):
+def describe_demo(config: DemoConfig) -> str:
     """One line saying what is about to run.
 
     Examples

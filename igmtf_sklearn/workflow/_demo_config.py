@@ -71,12 +71,12 @@ class DemoConfig:
     verbose: int = 0
 
     @property
-    def n_train_days(self):
+    def n_train_days(self) -> int:
         """Training days: those before the test days and the gap, after the window's warm-up."""
         n_test = max(1, round(self.test_size * self.n_days))
         return self.n_days - n_test - GAP_DAYS - (self.window - 1)
 
-    def validate(self):
+    def validate(self) -> None:
         """Raise ValueError when the market is too short for the window and the splits."""
         if self.n_train_days < MIN_TRAIN_DAYS:
             raise ValueError(

@@ -150,3 +150,14 @@ def test_malformed_yaml_is_one_clean_line(text, where, fix, tmp_path, capsys):
     assert message.startswith(f"igmtf run: {str(path)!r} is not valid YAML, {where}: ")
     assert fix in message
     assert message.count("\n") == 1  # one line, no traceback
+
+
+def test_the_csi300_config_without_its_data_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    # Run from a folder with no ../shared/data beside it: a clean error, no work done.
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert main(["run", "csi300_alpha360", "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "'../shared/data/cn_csi300' is not a Qlib data folder" in error
+    assert f"relative paths start from {str(tmp_path / 'here')!r}" in error
+    assert not (tmp_path / "here" / "runs").exists()

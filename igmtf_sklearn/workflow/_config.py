@@ -188,7 +188,8 @@ def _validate_qlib(problems, data):
     if not (root / "calendars" / "day.txt").is_file():
         problems.add(
             "data.provider_uri",
-            f"{str(root)!r} is not a Qlib data folder with daily data (no calendars/day.txt)",
+            f"{str(root)!r} is not a Qlib data folder with daily data (no calendars/day.txt)"
+            + ("" if root.is_absolute() else f"; relative paths start from {os.getcwd()!r}"),
         )
         return None
     if not isinstance(market, str) or not (root / "instruments" / f"{market}.txt").is_file():

@@ -508,6 +508,7 @@ def stage_fit_ours(args):
         pretrain_epochs=0,
         lr=args.lr,
         **({} if args.our_batch_size is None else {"batch_size": args.our_batch_size}),
+        bank_refresh=args.our_bank_refresh,
         max_epochs=args.epochs,
         patience=args.patience,
         callbacks=[("stage_phases", phases)],
@@ -820,6 +821,13 @@ def main(argv=None):
         default=None,
         help="IGMTFRegressor(batch_size=...): rows per memory-bank and validation block "
         "(default: the estimator's own)",
+    )
+    parser.add_argument(
+        "--our-bank-refresh",
+        choices=("epoch", "training_pass"),
+        default="epoch",
+        help="IGMTFRegressor(bank_refresh=...): 'epoch' (Qlib's exact bank, the default) or "
+        "'training_pass' (the bank from the training steps' own hidden states)",
     )
     parser.add_argument(
         "--seeds",

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.bench
@@ -115,7 +116,12 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     assert "5 task(s) to run" in out and "FAILED" not in out
     result = json.loads((results / "C" / "labels_seed0.json").read_text())
     assert {"valid", "test", "valid_grown", "test_grown"} <= set(result)
+    preds = np.load(results / "C" / "preds" / "qlib_seed0.npz")
+    labels = np.load(results / "C" / "preds" / "labels.npz")
+    assert preds["test"].shape == labels["test_y"].shape and np.isfinite(preds["test"]).all()
     assert "0 task(s) to run" in _run([*campaign, "--variants", "gru,qlib,labels,search"])
     table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
     for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search"):
         assert f"| C | {variant} | 0 |" in table
+    for blend in ("qlib+pretrain", "gru+pretrain"):  # scored from the saved predictions
+        assert f"| C | {blend} | 0 |" in table

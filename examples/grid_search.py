@@ -71,10 +71,12 @@ def load_features(args):
     """Alpha360 features and labels from ``start`` to ``end``, with the history they need."""
     # Enough calendar days before `start` for `window` trading days, holidays included.
     history = pd.Timestamp(args.start) - pd.Timedelta(days=2 * args.window + 30)
-    panel = load_qlib(args.data_dir, args.market, history, args.end)
+    # Each member's whole series (members_only=False), then only its member days, as
+    # the user guide recommends: lags are those of Qlib's Ref($close, i).
+    panel = load_qlib(args.data_dir, args.market, history, args.end, members_only=False)
     X = Alpha360(window=args.window).set_output(transform="pandas").fit_transform(panel)
     y = forward_return(panel)
-    keep = X.index.get_level_values("datetime") >= pd.Timestamp(args.start)
+    keep = panel["member"] & (X.index.get_level_values("datetime") >= pd.Timestamp(args.start))
     return X[keep], y[keep]
 
 

@@ -23,11 +23,12 @@ MIN_TRAIN_DAYS = 20
 class DemoConfig:
     """Settings of one demo run; the defaults are those of ``igmtf demo``.
 
-    They were tuned so that the run takes about a minute on one CPU thread and
-    IGMTF beats its pretrained GRU on the test days for every seed tried
-    (0 to 4). The pretraining is short on purpose, to keep the run short;
-    IGMTF's encoder goes on training from it, so part of IGMTF's lead over
-    "GRU alone" is that extra training (see ``docs/index.md``).
+    They were tuned so that the run takes a few minutes on one CPU thread
+    (187 s measured on a busy 2-vCPU machine, see the README) and IGMTF beats
+    its pretrained GRU on the test days for every seed tried (0 to 4). The
+    pretraining is short on purpose, to keep the run short; IGMTF's encoder goes
+    on training from it, so part of IGMTF's lead over "GRU alone" is that extra
+    training (see ``docs/index.md``).
 
     Parameters
     ----------

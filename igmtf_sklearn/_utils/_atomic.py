@@ -56,6 +56,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; return ``path``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write. ``data`` goes to a temporary file beside it, which
+        is renamed over ``path`` once complete (see :func:`atomic_path`).
+    data : str or bytes
+        The content; a str is encoded as UTF-8.
+
+    Returns
+    -------
+    path : pathlib.Path
+        ``path``, now holding ``data``.
+
     Examples
     --------
     >>> import os, shutil, tempfile

@@ -210,9 +210,9 @@ class Alpha360(TransformerMixin, BaseEstimator):
     seq_len_ : int
         Days per field (``window``), the model's sequence length.
     n_features_in_ : int
-        Number of columns seen during :term:`fit`.
+        Number of columns seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns seen during :term:`fit`.
+        Names of the columns seen during ``fit``.
 
     See Also
     --------

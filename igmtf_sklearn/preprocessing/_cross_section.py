@@ -290,9 +290,9 @@ class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     Attributes
     ----------
     n_features_in_ : int
-        Number of columns seen during :term:`fit` (1 for a Series).
+        Number of columns seen during ``fit`` (1 for a Series).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns seen during :term:`fit`, when all are strings.
+        Names of the columns seen during ``fit``, when all are strings.
 
     See Also
     --------
@@ -330,9 +330,9 @@ class CSRankNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     Attributes
     ----------
     n_features_in_ : int
-        Number of columns seen during :term:`fit` (1 for a Series).
+        Number of columns seen during ``fit`` (1 for a Series).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the columns seen during :term:`fit`, when all are strings.
+        Names of the columns seen during ``fit``, when all are strings.
 
     See Also
     --------

@@ -236,6 +236,13 @@ def format_times(times):
 def print_demo_report(result: DemoResult, file: TextIO | None = None) -> None:
     """Print the run's settings, results table and wall times.
 
+    Parameters
+    ----------
+    result : DemoResult
+        What :func:`run_demo` measured.
+    file : file-like, optional
+        Where to print; standard output by default.
+
     Examples
     --------
     >>> import pandas as pd
@@ -265,6 +272,17 @@ def print_demo_report(result: DemoResult, file: TextIO | None = None) -> None:
 
 def describe_demo(config: DemoConfig) -> str:
     """One line saying what is about to run.
+
+    Parameters
+    ----------
+    config : DemoConfig
+        The demo's settings.
+
+    Returns
+    -------
+    line : str
+        The market's size, the window, the network's size, the epochs, the
+        seed and torch's thread count.
 
     Examples
     --------

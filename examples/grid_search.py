@@ -1,4 +1,6 @@
-"""Tune IGMTF on real CSI 300 data with walk-forward cross-validation.
+"""
+Tune IGMTF on real CSI 300 data with walk-forward cross-validation
+==================================================================
 
 Alpha360 features are built once over the whole OHLCV panel (each day's
 features need the previous ``window`` days, which a fold's rows would not
@@ -15,6 +17,28 @@ Run from the repository root::
 The defaults are scaled down to a few minutes on 2 CPU cores: 2018-2019,
 Alpha360 over 20 days instead of 60, 1 pretraining epoch and 2 epochs, 2 folds,
 4 candidates.
+
+This script needs the Qlib-format CSI 300 data, so the documentation build shows
+it without running it. Recorded output on 2026-12-01 of a two-candidate search
+in one process, on a 2-vCPU AMD EPYC host with both cores busy with other jobs
+(``nice -n 15``), 340 s in all, 0.9 GB peak memory::
+
+    $ python examples/grid_search.py --backend loky --n-jobs 1 --hidden 16 --lr 1e-4 1e-3
+    features: 130,501 rows x 100 columns, 1.8 s
+         train_first train_last  train_days test_first  test_last  test_days
+    fold
+    0     2018-01-02 2018-08-28         161 2018-08-31 2019-05-08        162
+    1     2018-01-02 2019-05-06         323 2019-05-09 2019-12-31        162
+
+     hidden     lr      IC  IC std  rank IC  rank IC std   fit s  rank
+         16 0.0010 -0.0011  0.0034   0.0259       0.0019 42.3185     1
+         16 0.0001 -0.0013  0.0045   0.0196       0.0024 55.1060     2
+
+    search.fit wall time: 326.2 s (4 CV fits on loky + the refit; setup 0.0 s)
+    best: {'igmtfregressor__hidden_size': 16, 'igmtfregressor__lr': 0.001}, refit 79.8 s in this process
+
+Two epochs say nothing about which learning rate is better; the output shows
+what a search reports.
 """
 
 from __future__ import annotations
@@ -42,7 +66,7 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument(
         "--data-dir",
         default=os.environ.get("IGMTF_DATA_DIR", str(DEFAULT_DATA_DIR)),

@@ -193,3 +193,25 @@ def _copy(model):
     import copy
 
     return copy.deepcopy(model)
+
+
+# -- seed averaging ----------------------------------------------------------------------
+def test_voting_regressor_averages_seeds_on_panels(split_market):
+    """scikit-learn's VotingRegressor over random_state works on panels as it is: each
+    member sees the panel DataFrame, and the prediction is the members' mean."""
+    from sklearn.base import clone
+    from sklearn.ensemble import VotingRegressor
+
+    X, y, X_test, _ = split_market
+    base = IGMTFRegressor(**{**SMALL, "max_epochs": 1})
+    members = [(f"seed{k}", clone(base).set_params(random_state=k)) for k in range(3)]
+    ensemble = VotingRegressor(members).fit(X, y)
+    alone = [clone(base).set_params(random_state=k).fit(X, y).predict(X_test) for k in range(3)]
+    np.testing.assert_allclose(ensemble.predict(X_test), np.mean(alone, axis=0), rtol=1e-5)
+    assert not np.allclose(alone[0], alone[1])  # the seeds do differ
+
+
+def test_array_labels_must_have_one_per_row(split_market):
+    X, y, _, _ = split_market
+    with pytest.raises(ValueError, match="one label per row of X"):
+        IGMTFRegressor(**SMALL).fit(X, y.to_numpy()[:-1])

@@ -367,8 +367,9 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         X : pandas.DataFrame
             Alpha360-layout features on a sorted ``(datetime, instrument)`` index,
             no NaN (use ``Fillna``).
-        y : pandas.Series or 1-column DataFrame
-            Next-day return labels on the same index; NaN labels are dropped.
+        y : pandas.Series, 1-column DataFrame or array-like of shape (n_rows,)
+            Next-day return labels on the same index, or as an array in X's row order
+            (what scikit-learn's meta-estimators pass); NaN labels are dropped.
         **fit_params
             Passed to skorch's fit loop.
 

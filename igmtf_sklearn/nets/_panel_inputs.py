@@ -104,6 +104,23 @@ class _PanelInputsMixin:
             )
         return features
 
+    @staticmethod
+    def _labels_in_row_order(y, index):
+        """An array-like y of one label per row of X, as a Series on X's index.
+
+        scikit-learn's meta-estimators (e.g. ``VotingRegressor``) hand their members
+        ``column_or_1d(y)``: the labels without their index, in X's row order.
+        """
+        values = np.asarray(y)
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1 or len(values) != len(index):
+            raise ValueError(
+                f"y must be a pandas Series on X's (datetime, instrument) index, or one label "
+                f"per row of X in X's row order; got shape {values.shape} for {len(index)} rows."
+            )
+        return pd.Series(values, index=index)
+
     def _check_labels(self, y, index, *, normalise=True):
         if isinstance(y, pd.DataFrame):
             if y.shape[1] != 1:
@@ -112,9 +129,7 @@ class _PanelInputsMixin:
                 )
             y = y.iloc[:, 0]
         if not isinstance(y, pd.Series):
-            raise TypeError(
-                f"y must be a pandas Series on X's (datetime, instrument) index, got {type(y).__name__}."
-            )
+            y = self._labels_in_row_order(y, index)
         if not y.index.equals(index):
             raise ValueError(
                 "y's index differs from X's index: labels must be aligned row by row with the "

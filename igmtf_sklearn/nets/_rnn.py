@@ -177,8 +177,9 @@ class RNNRegressor(_PanelNet):
         ----------
         X : pandas.DataFrame
             Alpha360-layout features on a ``(datetime, instrument)`` index.
-        y : pandas.Series
-            Labels on the same index (NaN rows are dropped).
+        y : pandas.Series, 1-column DataFrame or array-like of shape (n_rows,)
+            Labels on the same index, or as an array in X's row order (what
+            scikit-learn's meta-estimators pass); NaN rows are dropped.
         **fit_params
             Passed to skorch's fit loop.
 

@@ -70,7 +70,7 @@ def _model_option(name, kind):
 
 
 def _threads(text):
-    """``--threads``: ``auto`` (the idle cores, see ``n_threads``) or an int >= 1."""
+    """``--threads``: ``auto`` (one thread, see ``n_threads``) or an int >= 1."""
     return "auto" if text == "auto" else _int_at_least(1)(text)
 
 
@@ -132,7 +132,8 @@ def _add_demo_arguments(parser):
         "--threads",
         type=_threads,
         default="auto",
-        help="torch CPU threads, or 'auto': the cores idle at the start (default: %(default)s)",
+        help="torch CPU threads, or 'auto': one, the fastest for these networks "
+        "(default: %(default)s)",
     )
     run.add_argument(
         "-v", "--verbose", action="store_true", help="print the per-epoch training log"
@@ -176,7 +177,8 @@ def _add_run_arguments(parser):
         "--threads",
         type=_threads,
         default="auto",
-        help="torch threads, or 'auto': the cores idle at the start (default: %(default)s); "
+        help="torch threads, or 'auto': one, the fastest for these networks "
+        "(default: %(default)s); "
         "a model.n_threads in the configuration wins",
     )
     parser.add_argument("--quiet", action="store_true", help="print no progress, only results")

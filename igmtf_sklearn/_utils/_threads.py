@@ -85,7 +85,7 @@ def resolve_threads(n_threads):
         warnings.warn(
             f"n_threads={n_threads} but only {idle} of {available_cores()} cores are idle: "
             "torch's threads will spin-wait for each other and the fit can run several times "
-            "slower. Pass n_threads='auto' (the idle cores) or a smaller number.",
+            "slower. Pass n_threads='auto' (one thread) or a smaller number.",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, validate_params
 
-from .._utils._panel import DATETIME, check_panel_index, day_codes, day_slices
+from .._utils._panel import DATETIME, day_codes, day_slices
 from .._utils._stats import mean_over_std
 from ..metrics import daily_ic, daily_rank_ic
+from ._groups import _bincount_mean, _pairs, _score_groups
+from ._signal_stats import hit_rate, score_turnover
 
 if TYPE_CHECKING:
     from .._utils._typing import Labels
@@ -41,6 +43,13 @@ class SignalAnalysis:
         Sharpe ratio of the long-short and long-average returns
         (``Long-Short Ann Return``, ``Long-Short Ann Sharpe``, ``Long-Avg Ann
         Return``, ``Long-Avg Ann Sharpe``).
+    hit_rate : pandas.DataFrame or None
+        Instruments scored and the hit rate of each day (:func:`hit_rate`).
+    stability : pandas.DataFrame or None
+        Rank autocorrelation of the scores and turnover of the best and worst
+        groups, day by day (:func:`score_turnover`).
+    ann_scaler : float
+        Periods per year of the summary's annualised figures.
 
     Examples
     --------
@@ -59,35 +68,9 @@ class SignalAnalysis:
     monthly_ic: pd.DataFrame
     group_returns: pd.DataFrame
     summary: dict = field(default_factory=dict)
-
-
-def _panel_series(obj, name: str) -> pd.Series:
-    if isinstance(obj, pd.DataFrame):
-        if obj.shape[1] != 1:
-            raise ValueError(f"{name} must be a Series or a single-column DataFrame.")
-        obj = obj.iloc[:, 0]
-    if isinstance(obj, pd.Series) and isinstance(obj.index, pd.MultiIndex):
-        if not obj.index.is_monotonic_increasing:
-            obj = obj.sort_index()
-    check_panel_index(obj, name=name)
-    return obj.astype(np.float64)
-
-
-def _pairs(scores, labels) -> pd.DataFrame:
-    """Score and label on the rows where both are given and the score is finite."""
-    if isinstance(scores, pd.DataFrame) and "score" in scores.columns:
-        scores = scores["score"]  # Qlib's pred.pkl
-    score = _panel_series(scores, "scores")
-    label = _panel_series(labels, "labels")
-    if not score.index.equals(label.index):
-        score, label = score.align(label, join="inner")
-    frame = pd.DataFrame({"score": score.to_numpy(), "label": label.to_numpy()}, index=score.index)
-    frame = frame[np.isfinite(frame["score"].to_numpy())]
-    if not frame.index.is_monotonic_increasing:
-        frame = frame.sort_index()  # an inner join need not keep the (date, instrument) order
-    if frame.empty:
-        raise ValueError("scores and labels share no row with a finite score.")
-    return frame
+    hit_rate: pd.DataFrame | None = None
+    stability: pd.DataFrame | None = None
+    ann_scaler: float = 252
 
 
 #: Any array-like; the panel index is then checked with an error that says how to build one.
@@ -140,14 +123,10 @@ def group_returns(scores: Labels, labels: Labels, n_groups: int = 5) -> pd.DataF
 def _group_returns(frame: pd.DataFrame, n_groups: int) -> pd.DataFrame:
     index = frame.index
     codes = day_codes(index)
-    starts, counts = day_slices(index)
+    starts, _ = day_slices(index)
     n_days = len(starts)
     score, label = frame["score"].to_numpy(), frame["label"].to_numpy()
-    # Rows by (day, score descending); lexsort is stable, so ties keep instrument order.
-    order = np.lexsort((-score, codes))
-    position = np.arange(len(order)) - np.repeat(starts, counts)
-    size = np.repeat(counts // n_groups, counts)
-    group = np.where(size > 0, position // np.maximum(size, 1), n_groups)
+    order, group = _score_groups(index, score, n_groups)
     sorted_label = label[order]
     counted = (group < n_groups) & np.isfinite(sorted_label)
     slot = codes[order] * n_groups + group
@@ -162,13 +141,6 @@ def _group_returns(frame: pd.DataFrame, n_groups: int) -> pd.DataFrame:
     result["long-short"] = result["Group1"] - result[f"Group{n_groups}"]
     result["long-average"] = result["Group1"] - day_mean
     return result[np.isfinite(day_mean)]
-
-
-def _bincount_mean(slots, values, size) -> np.ndarray:
-    sums = np.bincount(slots, weights=values, minlength=size)
-    counts = np.bincount(slots, minlength=size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
 
 
 def _ann_stats(returns: pd.Series, ann_scaler: float) -> tuple[float, float]:
@@ -203,12 +175,14 @@ def signal_analysis(
         Score groups per day (see :func:`group_returns`).
     ann_scaler : float, default=252
         Periods per year for the long-short summary (Qlib's ``SigAnaRecord``
-        uses 252).
+        uses 252, while its ``risk_analysis`` counts 238 trading days; ``igmtf
+        run`` passes 238 so that its report annualises everything alike).
 
     Returns
     -------
     analysis : SignalAnalysis
-        ``ic``, ``monthly_ic``, ``group_returns`` and ``summary``. The daily IC
+        ``ic``, ``monthly_ic``, ``group_returns``, ``summary``, ``hit_rate``
+        and ``stability`` (see :class:`SignalAnalysis`). The daily IC
         is computed, as Qlib does, on the rows with both a finite score and a
         finite label; days without such rows are left out, and a day whose
         scores or labels are all equal has a NaN IC.
@@ -236,7 +210,13 @@ def signal_analysis(
     monthly = ic.groupby(ic.index.to_period("M")).mean()
     monthly.index.name = "month"
     return SignalAnalysis(
-        ic=ic, monthly_ic=monthly, group_returns=groups, summary=_summary(ic, groups, ann_scaler)
+        ic=ic,
+        monthly_ic=monthly,
+        group_returns=groups,
+        summary=_summary(ic, groups, ann_scaler),
+        hit_rate=hit_rate(frame["score"], frame["label"]),
+        stability=score_turnover(frame["score"], n_groups=int(n_groups)),
+        ann_scaler=float(ann_scaler),
     )
 
 

@@ -1,159 +1,104 @@
-"""The report's figures, drawn with matplotlib's object API into PNG bytes.
-
-matplotlib is imported only when a figure is drawn.
-Figures are built as ``matplotlib.figure.Figure`` objects, without pyplot, so
-drawing a report neither switches the caller's backend (a notebook keeps its
-inline plots) nor leaves figures open in pyplot's global registry.
-"""
+"""The report's figures: which exist, in which section, with which caption, and drawing them all."""
 
 from __future__ import annotations
 
-import io
+from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+from . import _model_figures as model
+from . import _portfolio_figures as portfolio
+from . import _signal_figures as signal_figures
+from ._plotting import ROLLING_DAYS, require_matplotlib
 
-#: Days of the rolling means drawn over daily series (about a trading month).
-ROLLING_DAYS = 20
-_DPI = 110
-_WIDE = (10.0, 4.0)
-_TALL = (10.0, 6.5)
+__all__ = ["FIGURES", "SECTIONS", "ROLLING_DAYS", "render_figures", "require_matplotlib"]
 
-
-def require_matplotlib():
-    """Import matplotlib's ``Figure``, or say how to install it."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(
-            "Writing a report needs matplotlib, a dependency of igmtf-sklearn missing here: "
-            "`pip install matplotlib` (or reinstall the package: `pip install .` in a checkout)."
-        ) from error
-    return Figure
+#: The report's sections, in page order, with their headings.
+SECTIONS = {
+    "signal": "Signal",
+    "portfolio": "Portfolio",
+    "risk": "Risk",
+    "model": "Model",
+}
 
 
-def _new_figure(size, nrows=1):
-    figure = require_matplotlib()(figsize=size, layout="constrained")
-    axes = figure.subplots(nrows, 1, sharex=True, squeeze=False)[:, 0]
-    for ax in axes:
-        ax.grid(True, alpha=0.3)
-    return figure, axes
+@dataclass(frozen=True)
+class FigureSpec:
+    """Where a figure goes and what its caption says; ``wide`` figures span the page."""
+
+    section: str
+    caption: str
+    wide: bool = False
 
 
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)
-    return buffer.getvalue()
+FIGURES = {
+    "ic.png": FigureSpec(
+        "signal",
+        f"Daily IC (bars) and the {ROLLING_DAYS}-day means of the IC and rank IC, drawn once "
+        "their window is full.",
+        wide=True,
+    ),
+    "ic_distribution.png": FigureSpec(
+        "signal",
+        "How the daily IC is spread: a histogram, and its quantiles against a normal law's "
+        "(points off the dashed line are fat tails).",
+        wide=True,
+    ),
+    "monthly_ic.png": FigureSpec(
+        "signal", "Mean daily IC of each month, and of each year (last column).", wide=True
+    ),
+    "group_returns.png": FigureSpec(
+        "signal", "Cumulative mean label of each daily score group (Group1: the best scores)."
+    ),
+    "group_means.png": FigureSpec(
+        "signal", "Mean daily label of each score group and of long-short, with standard errors."
+    ),
+    "score_stability.png": FigureSpec(
+        "signal",
+        "How fast the signal changes: rank correlation of each day's scores with the day "
+        "before's, and the share of the best and worst groups replaced each day.",
+    ),
+    "hit_rate.png": FigureSpec(
+        "signal",
+        "Share of instruments whose score and label fall on the same side of the day's "
+        "median, and how many instruments were scored.",
+    ),
+    "cumulative_return.png": FigureSpec(
+        "portfolio",
+        "Cumulative returns with and without trading costs against the benchmark, and the "
+        "excess over it.",
+        wide=True,
+    ),
+    "exposure.png": FigureSpec("portfolio", "Stocks held and cash left, day by day."),
+    "turnover.png": FigureSpec(
+        "portfolio", "Daily turnover: value bought plus value sold over the account value."
+    ),
+    "drawdown.png": FigureSpec("risk", "Drawdown of the cumulative excess return."),
+    "rolling_ir.png": FigureSpec(
+        "risk", "Information ratio of the excess return over a rolling window, once it is full."
+    ),
+    "training_curve.png": FigureSpec(
+        "model",
+        "Loss and validation IC by epoch: the GRU pretraining (shaded), then the model's own "
+        "training.",
+        wide=True,
+    ),
+    "baselines.png": FigureSpec(
+        "model",
+        "Cumulative daily IC of the model and of its baselines on the test days.",
+        wide=True,
+    ),
+}
 
 
-def ic_figure(ic: pd.DataFrame) -> bytes:
-    """Daily IC as bars, with the rolling means of the IC and the rank IC."""
-    figure, (ax,) = _new_figure(_WIDE)
-    ax.bar(ic.index, ic["IC"], width=1.0, color="#9ecae1", label="daily IC")
-    rolling = ic.rolling(ROLLING_DAYS, min_periods=1).mean()
-    ax.plot(rolling.index, rolling["IC"], color="#08519c", label=f"IC, {ROLLING_DAYS}-day mean")
-    ax.plot(
-        rolling.index,
-        rolling["Rank IC"],
-        color="#e6550d",
-        label=f"Rank IC, {ROLLING_DAYS}-day mean",
-    )
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    means = ic.mean()
-    ax.set_title(
-        f"Information coefficient (mean IC {means['IC']:.4f}, rank IC {means['Rank IC']:.4f})"
-    )
-    ax.legend(loc="upper left")
-    return _png(figure)
-
-
-def monthly_ic_figure(monthly: pd.DataFrame) -> bytes:
-    """Mean IC of each month, one bar per month."""
-    figure, (ax,) = _new_figure(_WIDE)
-    labels = [str(month) for month in monthly.index]
-    values = monthly["IC"].to_numpy()
-    colors = np.where(values >= 0, "#3182bd", "#de2d26")
-    ax.bar(np.arange(len(values)), values, color=colors)
-    step = max(1, len(labels) // 24)  # at most ~24 tick labels
-    ax.set_xticks(np.arange(0, len(labels), step), labels[::step], rotation=60, ha="right")
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_title("Monthly mean IC")
-    return _png(figure)
-
-
-def cumulative_return_figure(report: pd.DataFrame) -> bytes:
-    """Cumulative (summed) returns: portfolio and benchmark, then excess over the benchmark."""
-    figure, (top, bottom) = _new_figure(_TALL, nrows=2)
-    with_cost = report["return_gross"] - report["cost"]
-    top.plot(report.index, report["return_gross"].cumsum(), label="portfolio, no cost")
-    top.plot(report.index, with_cost.cumsum(), label="portfolio, with cost")
-    top.plot(report.index, report["bench"].cumsum(), color="grey", label="benchmark")
-    top.set_title("Cumulative return (sum of daily returns, as Qlib)")
-    top.legend(loc="upper left")
-    excess = _excess(report)
-    bottom.plot(report.index, excess["no cost"].cumsum(), label="excess, no cost")
-    bottom.plot(report.index, excess["with cost"].cumsum(), label="excess, with cost")
-    bottom.axhline(0.0, color="black", linewidth=0.8)
-    bottom.set_title("Cumulative excess return over the benchmark")
-    bottom.legend(loc="upper left")
-    return _png(figure)
-
-
-def _excess(report: pd.DataFrame) -> pd.DataFrame:
-    no_cost = report["return_gross"] - report["bench"]
-    return pd.DataFrame({"no cost": no_cost, "with cost": no_cost - report["cost"]})
-
-
-def drawdown_figure(report: pd.DataFrame) -> bytes:
-    """Drawdown of the cumulative (summed) excess return, with and without costs."""
-    figure, (ax,) = _new_figure(_WIDE)
-    for name, excess in _excess(report).items():
-        curve = excess.cumsum()
-        ax.plot(report.index, curve - curve.cummax(), label=f"excess, {name}")
-    ax.set_title("Drawdown of the cumulative excess return")
-    ax.legend(loc="lower left")
-    return _png(figure)
-
-
-def turnover_figure(report: pd.DataFrame) -> bytes:
-    """Daily turnover (value bought + sold over the account value) and its rolling mean."""
-    figure, (ax,) = _new_figure(_WIDE)
-    ax.plot(report.index, report["turnover"], color="#9ecae1", linewidth=0.8, label="daily")
-    rolling = report["turnover"].rolling(ROLLING_DAYS, min_periods=1).mean()
-    ax.plot(report.index, rolling, color="#08519c", label=f"{ROLLING_DAYS}-day mean")
-    ax.set_title(f"Turnover (mean {report['turnover'].mean():.3f} a day)")
-    ax.legend(loc="upper right")
-    return _png(figure)
-
-
-def group_returns_figure(groups: pd.DataFrame) -> bytes:
-    """Cumulative (summed) mean label of each score group, and the long-short spread."""
-    figure, (ax,) = _new_figure(_WIDE)
-    names = [c for c in groups.columns if c.startswith("Group")]
-    colors = _group_colors(len(names))
-    for name, color in zip(names, colors):
-        ax.plot(groups.index, groups[name].cumsum(), color=color, label=name)
-    ax.plot(
-        groups.index,
-        groups["long-short"].cumsum(),
-        color="black",
-        linestyle="--",
-        label="long-short",
-    )
-    ax.set_title("Cumulative return of score groups (Group1 = best scores)")
-    ax.legend(loc="upper left", ncols=2)
-    return _png(figure)
-
-
-def _group_colors(n: int):
-    """Colours from blue (best group) to red (worst)."""
-    from matplotlib import colormaps  # importable: a figure was just created
-
-    return colormaps["coolwarm"](np.linspace(0.0, 1.0, n))
-
-
-def render_figures(backtest=None, signal=None) -> dict[str, bytes]:
-    """Every figure the inputs allow, as ``{file name: PNG bytes}`` in report order.
+def render_figures(
+    backtest=None,
+    signal=None,
+    *,
+    benchmark="benchmark",
+    baselines=None,
+    training=None,
+    model_name="model",
+) -> dict[str, bytes]:
+    """Every figure the inputs allow, as ``{file name: PNG bytes}`` in :data:`FIGURES` order.
 
     Parameters
     ----------
@@ -161,14 +106,39 @@ def render_figures(backtest=None, signal=None) -> dict[str, bytes]:
         The daily report of :func:`~igmtf_sklearn.backtest.topk_dropout_backtest`.
     signal : SignalAnalysis or None
         The result of :func:`~igmtf_sklearn.backtest.signal_analysis`.
+    benchmark : str
+        The benchmark's name, for the legends.
+    baselines : dict of str to SignalAnalysis or None
+        Other models' analyses on the same days.
+    training : pandas.DataFrame or None
+        The model's :func:`~igmtf_sklearn.metrics.training_curve`.
+    model_name : str
+        The model's name beside its baselines.
     """
-    figures = {}
+    drawn = {}
     if signal is not None:
-        figures["ic.png"] = ic_figure(signal.ic)
-        figures["monthly_ic.png"] = monthly_ic_figure(signal.monthly_ic)
-        figures["group_returns.png"] = group_returns_figure(signal.group_returns)
+        drawn["ic.png"] = lambda: signal_figures.ic_figure(signal.ic)
+        drawn["ic_distribution.png"] = lambda: signal_figures.ic_distribution_figure(signal.ic)
+        drawn["monthly_ic.png"] = lambda: signal_figures.monthly_ic_figure(signal.ic["IC"])
+        drawn["group_returns.png"] = lambda: signal_figures.group_returns_figure(
+            signal.group_returns
+        )
+        drawn["group_means.png"] = lambda: signal_figures.group_means_figure(signal.group_returns)
+        if signal.stability is not None:
+            drawn["score_stability.png"] = lambda: signal_figures.stability_figure(signal.stability)
+        if signal.hit_rate is not None:
+            drawn["hit_rate.png"] = lambda: signal_figures.hit_rate_figure(signal.hit_rate)
+        if baselines:
+            ics = {model_name: signal.ic, **{k: v.ic for k, v in baselines.items()}}
+            drawn["baselines.png"] = lambda: model.baselines_figure(ics)
     if backtest is not None:
-        figures["cumulative_return.png"] = cumulative_return_figure(backtest)
-        figures["drawdown.png"] = drawdown_figure(backtest)
-        figures["turnover.png"] = turnover_figure(backtest)
-    return figures
+        drawn["cumulative_return.png"] = lambda: portfolio.cumulative_return_figure(
+            backtest, benchmark
+        )
+        drawn["exposure.png"] = lambda: portfolio.exposure_figure(backtest)
+        drawn["turnover.png"] = lambda: portfolio.turnover_figure(backtest)
+        drawn["drawdown.png"] = lambda: portfolio.drawdown_figure(backtest)
+        drawn["rolling_ir.png"] = lambda: portfolio.rolling_ir_figure(backtest)
+    if training is not None and len(training):
+        drawn["training_curve.png"] = lambda: model.training_curve_figure(training)
+    return {name: drawn[name]() for name in FIGURES if name in drawn}

@@ -63,17 +63,46 @@ def _write_outputs(config, output_dir, results) -> dict:
     return files
 
 
+def _benchmark_name(data) -> str:
+    if "synthetic" in data:
+        return "equal-weighted mean of the simulated instruments"
+    return data.get("benchmark") or "none (a return of 0)"
+
+
+def _scalar_parameters(estimator) -> dict:
+    """The estimator's parameters that are plain values (no callbacks, splits or modules)."""
+    return {
+        name: value
+        for name, value in estimator.get_params(deep=False).items()
+        if isinstance(value, int | float | str | bool) and "__" not in name
+    }
+
+
+def _config_tables(config, model) -> dict:
+    """The run's configuration as the report's tables."""
+    data = dict(next(iter(config["data"].values()))) if "synthetic" in config["data"] else {}
+    data_table = {"source": next(iter(config["data"])), **data, **config["features"]}
+    if "synthetic" not in config["data"]:
+        data_table.update(config["data"])
+    segments = {
+        name: {"first day": f"{start:%Y-%m-%d}", "last day": f"{end:%Y-%m-%d}"}
+        for name, (start, end) in config["segments"].items()
+    }
+    return {
+        "Segments": pd.DataFrame(segments).T,
+        "Data and features": {k: _jsonable(v) for k, v in data_table.items()},
+        "Backtest (TopK-Dropout, costs)": {k: _jsonable(v) for k, v in config["backtest"].items()},
+        "Model (IGMTFRegressor parameters)": _scalar_parameters(model[-1]),
+    }
+
+
 def _write_report(config, output_dir, results):
     metrics = results["metrics"]
     tables = {
-        "Signal (test segment)": metrics["signal"],
-        "Excess return over the benchmark (risk_analysis: sum mode, 238 days a year)": {
-            "without cost": metrics["excess_return_without_cost"],
-            "with cost": metrics["excess_return_with_cost"],
-        },
         "Backtest": metrics["backtest"],
         "Data": metrics["data"],
         "Model": metrics["model"],
+        "Seconds by stage": metrics.get("seconds", {}),
     }
     return write_report(
         output_dir,
@@ -81,4 +110,8 @@ def _write_report(config, output_dir, results):
         signal=results["signal"],
         metrics=tables,
         title=config["title"],
+        benchmark=_benchmark_name(config["data"]),
+        baselines=results.get("baselines"),
+        training=results.get("training"),
+        config=_config_tables(config, results["model"]),
     )

@@ -138,6 +138,12 @@ def _add_demo_arguments(parser):
     run.add_argument(
         "-v", "--verbose", action="store_true", help="print the per-epoch training log"
     )
+    run.add_argument(
+        "--report-dir",
+        default="runs/demo",
+        help="folder for the HTML report of the test days and its figures; '' writes none "
+        "(default: %(default)s)",
+    )
 
 
 def _run_demo(args):
@@ -153,6 +159,7 @@ def _run_demo(args):
         lr=args.lr,
         seed=args.seed,
         verbose=int(args.verbose),
+        report_dir=args.report_dir or None,
     )
     try:
         config.validate()

@@ -6,6 +6,7 @@ import contextlib
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -36,12 +37,13 @@ def _table(stdout):
 
 
 @pytest.fixture(scope="module")
-def demo_output():
+def demo_output(tmp_path_factory):
     """Run the tiny demo once, in-process; return (status, stdout, torch threads before/after)."""
     before = torch.get_num_threads()
+    report_dir = tmp_path_factory.mktemp("demo") / "report"
     # capsys is function-scoped; redirecting by hand lets the tests share one run.
     with contextlib.redirect_stdout(io.StringIO()) as stdout:
-        status = main(["demo", *TINY])
+        status = main(["demo", *TINY, "--report-dir", str(report_dir)])
     return status, stdout.getvalue(), before, torch.get_num_threads()
 
 
@@ -71,6 +73,17 @@ def test_demo_reports_test_period_and_wall_times(demo_output):
     times = next(line for line in stdout.splitlines() if line.startswith("wall time:"))
     for stage in ("data", "fit", "pretraining", "IGMTF training", "predict", "total"):
         assert stage in times
+
+
+def test_demo_writes_its_report(demo_output):
+    stdout = demo_output[1]
+    path = Path(next(line for line in stdout.splitlines() if line.startswith("report: "))[8:])
+    assert path.name == "report.html"
+    text = path.read_text(encoding="utf-8")
+    for figure in ("ic.png", "cumulative_return.png", "training_curve.png", "baselines.png"):
+        assert (path.parent / figure).is_file() and f'id="{figure}"' in text
+    assert "<td>GRU alone</td>" in text and "<td>oracle</td>" in text
+    assert "report" in next(line for line in stdout.splitlines() if line.startswith("wall time:"))
 
 
 def test_demo_restores_torch_threads(demo_output):

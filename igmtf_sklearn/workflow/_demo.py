@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,7 @@ from ..metrics import ic_summary
 from ..nets import IGMTFRegressor
 from ..preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
 from ._demo_config import GAP_DAYS, DemoConfig
+from ._demo_report import write_demo_report
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -64,6 +66,8 @@ class DemoResult:
         The test dates.
     n_train_rows, n_test_rows : int
         Rows used to fit and to score.
+    report : pathlib.Path or None
+        The HTML report, when ``config.report_dir`` asked for one.
 
     Examples
     --------
@@ -81,10 +85,11 @@ class DemoResult:
     test_days: pd.DatetimeIndex | None = None
     n_train_rows: int = 0
     n_test_rows: int = 0
+    report: Path | None = None
 
 
 def make_data(config):
-    """Simulate the market; return Alpha360 features, label and oracle on the whole panel.
+    """Simulate the market; return Alpha360 features, label, oracle and OHLCV of the whole panel.
 
     Features are built over the whole panel before any split, so the first
     test day still sees its ``window`` days of history (which lie in the
@@ -95,7 +100,7 @@ def make_data(config):
     )
     features = Alpha360(window=config.window).set_output(transform="pandas")
     X = features.fit_transform(panel)
-    return X, forward_return(panel), signal
+    return X, forward_return(panel), signal, panel
 
 
 def split_by_date(index, test_size=0.2, gap_days=GAP_DAYS, skip_days=0):
@@ -155,15 +160,21 @@ def _history_seconds(net):
     return float(sum(net.history[:, "dur"]))
 
 
-def score_models(pipeline, X_test, y_test, signal_test):
-    """Test ``ic_summary`` of IGMTF, of its pretrained GRU alone, and of the oracle."""
-    scores = {"IGMTF": ic_summary(y_test, pipeline.predict(X_test))}
+def predict_models(pipeline, X_test, signal_test):
+    """Test scores of IGMTF, of its pretrained GRU alone, and of the oracle, as Series."""
+    predictions = {"IGMTF": pipeline.predict(X_test)}
     gru = pipeline[-1].pretrained_model_
     if gru is not None:
         # The GRU takes the same preprocessed features as IGMTF itself.
-        scores["GRU alone"] = ic_summary(y_test, gru.predict(pipeline[:-1].transform(X_test)))
-    scores["oracle"] = ic_summary(y_test, signal_test)
-    return scores
+        predictions["GRU alone"] = gru.predict(pipeline[:-1].transform(X_test))
+    predictions = {k: pd.Series(np.ravel(v), index=X_test.index) for k, v in predictions.items()}
+    predictions["oracle"] = signal_test
+    return predictions
+
+
+def score_models(predictions, y_test):
+    """Test ``ic_summary`` of each model's predictions."""
+    return {name: ic_summary(y_test, scores) for name, scores in predictions.items()}
 
 
 def run_demo(config: DemoConfig) -> DemoResult:
@@ -189,7 +200,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     config.validate()
     result = DemoResult()
     start = time.perf_counter()
-    X, y, signal = make_data(config)
+    X, y, signal, panel = make_data(config)
     # The first window - 1 days have missing lags for everyone: keep them out of training.
     train, test = split_by_date(X.index, config.test_size, skip_days=config.window - 1)
     result.times["data"] = time.perf_counter() - start
@@ -203,8 +214,14 @@ def run_demo(config: DemoConfig) -> DemoResult:
     result.times["IGMTF training"] = result.times["fit"] - result.times["pretraining"]
 
     start = time.perf_counter()
-    result.scores = score_models(pipeline, X[test], y[test], signal[test])
+    predictions = predict_models(pipeline, X[test], signal[test])
+    result.scores = score_models(predictions, y[test])
     result.times["predict + score"] = time.perf_counter() - start
+    if config.report_dir is not None:
+        start = time.perf_counter()
+        times = dict(result.times)
+        result.report = write_demo_report(config, pipeline, panel, predictions, y[test], times)
+        result.times["report"] = time.perf_counter() - start
 
     result.test_days = X.index.get_level_values(0)[test].unique()
     result.n_train_rows, result.n_test_rows = int(train.sum()), int(test.sum())
@@ -228,8 +245,11 @@ def format_times(times):
         f"fit {times['fit']:.1f}s (pretraining {times['pretraining']:.1f}s, "
         f"IGMTF training {times['IGMTF training']:.1f}s)",
         f"predict + score {times['predict + score']:.1f}s",
-        f"total {times['data'] + times['fit'] + times['predict + score']:.1f}s",
     ]
+    if "report" in times:
+        parts.append(f"report {times['report']:.1f}s")
+    stages = ("data", "fit", "predict + score", "report")
+    parts.append(f"total {sum(times.get(stage, 0.0) for stage in stages):.1f}s")
     return "wall time: " + ", ".join(parts)
 
 
@@ -268,6 +288,8 @@ def print_demo_report(result: DemoResult, file: TextIO | None = None) -> None:
     )
     print(format_scores(result.scores), file=file)
     print(format_times(result.times), file=file)
+    if result.report is not None:
+        print(f"report: {result.report}", file=file)
 
 
 def describe_demo(config: DemoConfig) -> str:

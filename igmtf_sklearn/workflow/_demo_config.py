@@ -50,6 +50,9 @@ class DemoConfig:
         Seeds the market and the model.
     verbose : int
         skorch's per-epoch log when > 0.
+    report_dir : str or None
+        Folder to write the HTML report of the test days into (``igmtf
+        demo`` writes ``runs/demo``); None writes none.
 
     Examples
     --------
@@ -70,6 +73,7 @@ class DemoConfig:
     pretrain_lr: float = 1e-3
     seed: int = 0
     verbose: int = 0
+    report_dir: str | None = None
 
     @property
     def n_train_days(self) -> int:

@@ -82,6 +82,23 @@ def test_run_writes_every_output(run):
     assert all(Path(path).is_file() for path in result["files"].values())
 
 
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the report needs matplotlib")
+def test_report_holds_every_section_baseline_and_the_configuration(run):
+    result, _ = run
+    from igmtf_sklearn.report._figures import FIGURES
+
+    text = (result["output_dir"] / "report.html").read_text(encoding="utf-8")
+    for name in FIGURES:  # every figure, the training curve and the GRU alone's among them
+        assert f'id="{name}"' in text and (result["output_dir"] / name).is_file()
+    for heading in ("Summary", "Signal", "Portfolio", "Risk", "Model", "Run", "Configuration"):
+        assert f"<h2>{heading}</h2>" in text
+    for cell in ("GRU alone", "train", "test", "topk", "n_drop", "open_cost", "hidden_size"):
+        assert f"<td>{cell}</td>" in text
+    assert "benchmark: equal-weighted mean of the simulated instruments" in text
+    assert result["training"]["stage"].tolist() == ["pretraining", "training"]
+    assert set(result["baselines"]) == {"GRU alone"}
+
+
 def test_metrics_json(run):
     result, _ = run
     metrics = json.loads((result["output_dir"] / "metrics.json").read_text())

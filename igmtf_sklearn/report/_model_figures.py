@@ -20,6 +20,7 @@ def training_curve_figure(curve: pd.DataFrame) -> bytes:
         if pretraining.any():
             ax.axvspan(0.5, pretraining.sum() + 0.5, color="#eeeeee", label="GRU pretraining")
         ax.set_xlabel("epoch (pretraining, then training)")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
     for stage, marker in (("pretraining", "s"), ("training", "o")):
         rows = (curve["stage"] == stage).to_numpy()
         if not rows.any():

@@ -123,7 +123,12 @@ CASES = [
     ("model-width-not-multiple", lambda: _fit(FEATURES.iloc[:, :-1]), ValueError, "d_feat"),
     ("model-explicit-d_feat", lambda: _fit(d_feat=7), ValueError, "multiple of d_feat"),
     ("model-y-misaligned", lambda: _fit(y=LABELS.iloc[:-1]), ValueError, "reindex"),
-    ("model-y-array", lambda: _fit(y=LABELS.to_numpy()), TypeError, "Series"),
+    (
+        "model-y-array-short",
+        lambda: _fit(y=LABELS.to_numpy()[:-1]),
+        ValueError,
+        "one label per row of X",
+    ),
     ("model-all-labels-nan", lambda: _fit(y=LABELS * np.nan), ValueError, "Every label"),
     (
         "model-single-day",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import validate_params
 
 __all__ = ["training_curve"]
 
@@ -25,6 +26,9 @@ def _history_rows(net, stage: str) -> list[dict]:
     return rows
 
 
+# Any object with a skorch-style ``history`` (or a pipeline ending in one): duck-typed,
+# like scikit-learn's ``check_is_fitted``, so the check is left to the function.
+@validate_params({"model": "no_validation"}, prefer_skip_nested_validation=True)
 def training_curve(model) -> pd.DataFrame:
     """Loss and validation IC by epoch of a fitted network, its pretraining first.
 

@@ -572,8 +572,10 @@ def _load_labels(results_dir, setting):
 
 def _day_zscore(pred, y):
     """Predictions standardised within each day, so models of any scale average fairly."""
+    import pandas as pd
+
     days = y.index.get_level_values(0)
-    series = __import__("pandas").Series(pred, index=days)
+    series = pd.Series(pred, index=days)
     grouped = series.groupby(level=0)
     return ((series - grouped.transform("mean")) / grouped.transform("std")).to_numpy()
 
@@ -630,9 +632,10 @@ def seed_average_table(results, results_dir, segment="test"):
     by = {}
     for r in results:
         by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    labels_of = {s: _load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
     for (setting, variant), runs in sorted(by.items()):
         parts = BLENDS.get(variant, (variant,))
-        labels = _load_labels(results_dir, setting)
+        labels = labels_of[setting]
         if len(runs) < 2 or labels is None:
             continue
         tasks = [(v, s) for s in sorted(runs) for v in parts]

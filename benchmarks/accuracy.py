@@ -40,6 +40,8 @@ import time
 import warnings
 from pathlib import Path
 
+import _walk_forward_search as search
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = REPO_ROOT / "benchmarks" / "results" / "accuracy"
 DEFAULT_CACHE = REPO_ROOT / "benchmarks" / ".cache"
@@ -98,12 +100,6 @@ VARIANTS = {
 #: Tasks that are not IGMTF variants: the pretraining, the GRU alone at equal epochs, and
 #: the walk-forward grid search a user of this package would run.
 SPECIAL = ("pretrain", "gru", "search")
-#: The search: Qlib's hard-coded (10, 10) and the corners around it, scored by rank IC
-#: on two walk-forward folds that both test inside the valid year.
-SEARCH_GRID = [
-    {"k_day": [10], "n_neighbor": [10]},
-    {"k_day": [5, 20], "n_neighbor": [5, 20]},
-]
 REFERENCE = "qlib"
 #: Blends scored from the saved predictions, no extra fit: per seed, the average of the
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
@@ -289,6 +285,24 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     X_train, y_train = frames["train"]
     common = _common(frames, seed)
     gru_path = _pretrained_path(results_dir, setting, seed)
+    if search.is_fold_task(variant):
+        unfitted = IGMTFRegressor(
+            pretrained=str(gru_path),
+            max_epochs=BUDGET["epochs"],
+            **{k: v for k, v in common.items() if k != "train_split"},  # its own date split
+        )
+        start, cpu = time.perf_counter(), time.process_time()
+        record = search.fit_fold(variant, frames, unfitted)
+        record.update(
+            setting=setting,
+            seed=seed,
+            fit_wall_s=time.perf_counter() - start,
+            fit_cpu_s=time.process_time() - cpu,
+            commit=_commit(),
+            finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        search.write_fold(search.fold_path(results_dir, setting, variant, seed), record)
+        return record
     if (
         variant == "pretrain"
         and gru_path.is_file()
@@ -322,7 +336,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         model.fit(X_train, y_train)
         params = {"lr": 1e-3, "batch_size": 800, "max_epochs": BUDGET["epochs"], "from": "pretrain"}
     elif variant == "search":
-        params, search_log = _grid_search(frames, gru_path, common)
+        params, search_log = search.pick(results_dir, setting, seed)
         model = IGMTFRegressor(
             pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **params, **common
         )
@@ -371,41 +385,6 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     return result
 
 
-def _grid_search(frames, gru_path, common):
-    """``GridSearchCV`` over ``SEARCH_GRID`` on the train + valid days, as a user would.
-
-    Two ``WalkForwardSplit`` folds, each testing on half of the valid year, so no fold
-    is scored on days the pretrained GRU was trained on; inside each fold the
-    estimator's own date split (the last 20 % of its days) early-stops. Returns the
-    best parameters and the search's mean fold scores.
-    """
-    import pandas as pd
-    from sklearn.model_selection import GridSearchCV
-
-    from igmtf_sklearn import IGMTFRegressor
-    from igmtf_sklearn.metrics import rank_ic_scorer
-    from igmtf_sklearn.model_selection import WalkForwardSplit
-
-    X = pd.concat([frames["train"][0], frames["valid"][0]])
-    y = pd.concat([frames["train"][1], frames["valid"][1]])
-    n_valid_days = frames["valid"][0].index.get_level_values(0).nunique()
-    params = {k: v for k, v in common.items() if k != "train_split"}
-    search = GridSearchCV(
-        IGMTFRegressor(pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **params),
-        SEARCH_GRID,
-        cv=WalkForwardSplit(n_splits=2, test_days=n_valid_days // 2, gap_days=2),
-        scoring=rank_ic_scorer,
-        refit=False,
-    )
-    search.fit(X, y)
-    results = search.cv_results_
-    log = [
-        {"params": p, "mean_rank_ic": float(m), "std": float(s)}
-        for p, m, s in zip(results["params"], results["mean_test_score"], results["std_test_score"])
-    ]
-    return search.best_params_, {"grid": repr(SEARCH_GRID), "cv": log, "best": search.best_params_}
-
-
 def _cpu_model():
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -431,16 +410,24 @@ def _commit():
 
 # -- scheduling ------------------------------------------------------------------------
 def _plan(settings, variants, seeds, results_dir):
-    """Tasks not done yet, each with the file it waits for (the pretrained GRU)."""
+    """Tasks not done yet, each with the files it waits for: the pretrained GRU, and for
+    ``search`` its fold fits."""
     tasks = []
     for seed in seeds:
         for setting in settings:
             gru = _pretrained_path(results_dir, setting, seed)
-            for variant in ("pretrain", *variants):
+            folds = search.fold_tasks() if "search" in variants else []
+            for variant in ("pretrain", *folds, *variants):
+                if search.is_fold_task(variant):
+                    if not search.fold_path(results_dir, setting, variant, seed).is_file():
+                        tasks.append(((setting, variant, seed), [gru]))
+                    continue
                 done = _task_path(results_dir, setting, variant, seed).is_file()
                 if done and _predictions_path(results_dir, setting, variant, seed).is_file():
                     continue
-                needs = None if variant == "pretrain" else gru
+                needs = [] if variant == "pretrain" else [gru]
+                if variant == "search":
+                    needs += [search.fold_path(results_dir, setting, f, seed) for f in folds]
                 tasks.append(((setting, variant, seed), needs))
     return tasks
 
@@ -462,7 +449,7 @@ def run_campaign(args):
                 if proc.returncode and key[1] == "pretrain":
                     # Without its GRU no variant of this (setting, seed) can run.
                     tasks = [t for t in tasks if (t[0][0], t[0][2]) != (key[0], key[2])]
-        ready = [t for t in tasks if t[1] is None or Path(t[1]).is_file()]
+        ready = [t for t in tasks if all(Path(p).is_file() for p in t[1])]
         while ready and len(running) < args.jobs:
             task = ready.pop(0)
             tasks.remove(task)
@@ -473,7 +460,7 @@ def run_campaign(args):
             running[key] = (subprocess.Popen(cmd, env=env), time.perf_counter())
             print(f"{_now()} {'/'.join(map(str, key))}: started", flush=True)
         if not running and tasks:
-            raise SystemExit(f"Blocked: {len(tasks)} task(s) wait for a GRU that failed.")
+            raise SystemExit(f"Blocked: {len(tasks)} task(s) wait for a task that failed.")
         time.sleep(2)
 
 
@@ -666,6 +653,7 @@ def _shrink_for_smoke():
         spec["valid"] = first_weeks(spec["valid"][0], 6)
         spec["test"] = first_weeks(spec["test"][0], 6)
     BUDGET.update(pretrain_epochs=1, epochs=1, patience=1)
+    search.SEARCH_GRID[:] = [{"k_day": [10], "n_neighbor": [10]}, {"k_day": [5], "n_neighbor": [5]}]
     SMOKE_PARAMS.update(hidden_size=4, num_layers=1)
 
 

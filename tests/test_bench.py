@@ -113,7 +113,13 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
     campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
     out = _run([*campaign, "--variants", "gru,qlib,labels,search", "--jobs", "2"], timeout=1200)
-    assert "5 task(s) to run" in out and "FAILED" not in out
+    # pretrain, gru, qlib, labels, search, and the search's 2 candidates x 2 folds
+    assert "9 task(s) to run" in out and "FAILED" not in out
+    folds = sorted(p.name for p in (results / "C" / "search").glob("*.json"))
+    assert len(folds) == 4 and all(name.endswith("_seed0.json") for name in folds)
+    searched = json.loads((results / "C" / "search_seed0.json").read_text())["search"]
+    assert [len(row["fold_rank_ic"]) for row in searched["cv"]] == [2, 2]
+    assert searched["best"] in [row["params"] for row in searched["cv"]]
     result = json.loads((results / "C" / "labels_seed0.json").read_text())
     assert {"valid", "test", "valid_grown", "test_grown"} <= set(result)
     preds = np.load(results / "C" / "preds" / "qlib_seed0.npz")

@@ -37,9 +37,9 @@ import platform
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
+import _accuracy_results as store
 import _walk_forward_search as search
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +105,11 @@ REFERENCE = "qlib"
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
 #: together with the GRU it was built on: 8 + 8 epochs, the budget of ``gru``.
 BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretrain")}
+#: Pools of every saved model (all variants, all seeds) averaged: the ceiling of ensembles.
+POOLS = {
+    "every model": lambda variant: True,
+    "every IGMTF": lambda variant: variant not in ("pretrain", "gru"),
+}
 
 
 # -- data ------------------------------------------------------------------------------
@@ -166,67 +171,12 @@ def _segment_frames(setting, data_root, cache_dir):
     return frames
 
 
-def _ic(y, pred):
-    from igmtf_sklearn.metrics import ic_summary
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return {k: float(v) for k, v in ic_summary(y, pred).items()}
-
-
 def _history(net):
     keys = ("epoch", "train_loss", "valid_loss", "valid_ic", "dur", "bank_dur")
     return [{k: row[k] for k in keys if k in row} for row in net.history_]
 
 
 # -- tasks -----------------------------------------------------------------------------
-def _task_path(results_dir, setting, variant, seed):
-    return Path(results_dir) / setting / f"{variant}_seed{seed}.json"
-
-
-def _predictions_path(results_dir, setting, variant, seed):
-    return Path(results_dir) / setting / "preds" / f"{variant}_seed{seed}.npz"
-
-
-def _labels_path(results_dir, setting):
-    return Path(results_dir) / setting / "preds" / "labels.npz"
-
-
-def _atomic_savez(path, **arrays):
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-
-
-def _save_predictions(model, frames, results_dir, setting, variant, seed):
-    """Valid and test predictions (float32, in the frames' row order), and once per setting
-    the labels with their days and instruments: enough to score blends and seed averages
-    from the committed results alone, without the data."""
-    import numpy as np
-
-    preds = {
-        name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
-        for name in ("valid", "test")
-    }
-    _atomic_savez(_predictions_path(results_dir, setting, variant, seed), **preds)
-    labels = _labels_path(results_dir, setting)
-    if not labels.is_file():
-        arrays = {}
-        for name in ("valid", "test"):
-            y = frames[name][1]
-            arrays[f"{name}_y"] = y.to_numpy(dtype=np.float32).ravel()
-            arrays[f"{name}_day"] = y.index.get_level_values(0).to_numpy("datetime64[ns]")
-            arrays[f"{name}_instrument"] = y.index.get_level_values(1).to_numpy(str)
-        _atomic_savez(labels, **arrays)
-
-
-def _pretrained_path(results_dir, setting, seed):
-    return Path(results_dir) / "pretrained" / f"gru_{setting}_seed{seed}.pt"
-
-
 def _common(frames, seed):
     from igmtf_sklearn import ExplicitValidation
 
@@ -252,7 +202,8 @@ def _evaluate(model, frames):
     extended every day would see.
     """
     result = {
-        name: _ic(frames[name][1], model.predict(frames[name][0])) for name in ("valid", "test")
+        name: store.score(frames[name][1], model.predict(frames[name][0]))
+        for name in ("valid", "test")
     }
     if getattr(model, "label_neighbors", 0):
         from igmtf_sklearn.preprocessing import cs_rank_norm
@@ -260,10 +211,10 @@ def _evaluate(model, frames):
         X_valid, y_valid = frames["valid"]
         X_test, y_test = frames["test"]
         model.extend_memory_bank(X_valid, y_valid)  # rank-normalised already
-        result["valid_grown"] = _ic(y_valid, model.predict(X_valid))
+        result["valid_grown"] = store.score(y_valid, model.predict(X_valid))
         known = y_test.notna().to_numpy()
         model.extend_memory_bank(X_test[known], cs_rank_norm(y_test[known]))
-        result["test_grown"] = _ic(y_test, model.predict(X_test))
+        result["test_grown"] = store.score(y_test, model.predict(X_test))
     return result
 
 
@@ -284,7 +235,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     frames = _segment_frames(setting, data_root, cache_dir)
     X_train, y_train = frames["train"]
     common = _common(frames, seed)
-    gru_path = _pretrained_path(results_dir, setting, seed)
+    gru_path = store.pretrained_path(results_dir, setting, seed)
     if search.is_fold_task(variant):
         unfitted = IGMTFRegressor(
             pretrained=str(gru_path),
@@ -306,14 +257,14 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     if (
         variant == "pretrain"
         and gru_path.is_file()
-        and _task_path(results_dir, setting, variant, seed).is_file()
+        and store.task_path(results_dir, setting, variant, seed).is_file()
     ):
         # Fitted before predictions were kept: predict with its weights, do not refit.
         model = RNNRegressor(max_epochs=0, warm_start=True, **common)
         model.initialize()
         model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
         model.fit(X_train, y_train)  # no epoch: only records the fitted input layout
-        _save_predictions(model, frames, results_dir, setting, variant, seed)
+        store.save_predictions(model, frames, results_dir, setting, variant, seed)
         return None
     start, cpu = time.perf_counter(), time.process_time()
     if variant == "pretrain":
@@ -348,7 +299,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         )
         model.fit(X_train, y_train)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
-    _save_predictions(model, frames, results_dir, setting, variant, seed)
+    store.save_predictions(model, frames, results_dir, setting, variant, seed)
     extra = {"search": search_log} if variant == "search" else {}
     history = _history(model)
     valid_ics = [row.get("valid_ic") for row in history]
@@ -377,7 +328,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         "commit": _commit(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    path = _task_path(results_dir, setting, variant, seed)
+    path = store.task_path(results_dir, setting, variant, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1, default=float))
@@ -415,15 +366,15 @@ def _plan(settings, variants, seeds, results_dir):
     tasks = []
     for seed in seeds:
         for setting in settings:
-            gru = _pretrained_path(results_dir, setting, seed)
+            gru = store.pretrained_path(results_dir, setting, seed)
             folds = search.fold_tasks() if "search" in variants else []
             for variant in ("pretrain", *folds, *variants):
                 if search.is_fold_task(variant):
                     if not search.fold_path(results_dir, setting, variant, seed).is_file():
                         tasks.append(((setting, variant, seed), [gru]))
                     continue
-                done = _task_path(results_dir, setting, variant, seed).is_file()
-                if done and _predictions_path(results_dir, setting, variant, seed).is_file():
+                done = store.task_path(results_dir, setting, variant, seed).is_file()
+                if done and store.predictions_path(results_dir, setting, variant, seed).is_file():
                     continue
                 needs = [] if variant == "pretrain" else [gru]
                 if variant == "search":
@@ -470,172 +421,6 @@ def _now():
 
 def _mins(started):
     return f"{(time.perf_counter() - started) / 60:.1f} min"
-
-
-# -- table -----------------------------------------------------------------------------
-def load_results(results_dir):
-    """Every task's result; a label-reading variant also as ``<variant>+grown``, its
-    figures with the bank grown day by day (``valid_grown`` / ``test_grown``)."""
-    rows = []
-    for path in sorted(Path(results_dir).glob("*/*.json")):
-        result = json.loads(path.read_text())
-        rows.append(result)
-        if "test_grown" in result:
-            grown = {**result, "variant": result["variant"] + "+grown"}
-            grown.update(valid=result["valid_grown"], test=result["test_grown"])
-            rows.append(grown)
-    return rows
-
-
-def build_table(results, segment="test", metrics=("IC", "Rank IC", "ICIR", "Rank ICIR")):
-    """Markdown table: per setting and variant, mean +- std over seeds, and the paired
-    difference against ``qlib`` (mean +- standard error over the seeds both have)."""
-    import numpy as np
-
-    by = {}
-    for r in results:
-        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
-    order = [*SPECIAL, REFERENCE, *[v for v in VARIANTS if v != REFERENCE]]
-    order += sorted({v for _, v in by} - set(order))
-    lines = [
-        f"{segment} | setting | variant | seeds | "
-        + " | ".join(metrics)
-        + " | d Rank IC vs qlib (paired, +- s.e.) | epochs (best) |",
-        "|---" * (4 + len(metrics)) + "|---|",
-    ]
-    lines[0] = "| " + lines[0].split(" | ", 1)[1]
-    for setting in sorted({s for s, _ in by}):
-        ref = by.get((setting, REFERENCE), {})
-        for variant in order:
-            runs = by.get((setting, variant))
-            if not runs:
-                continue
-            seeds = sorted(runs)
-            cells = []
-            for m in metrics:
-                vals = np.array([runs[s][segment][m] for s in seeds])
-                sd = f" +- {vals.std(ddof=1):.4f}" if len(vals) > 1 else ""
-                cells.append(f"{vals.mean():.4f}{sd}")
-            paired = [s for s in seeds if s in ref]
-            if variant != REFERENCE and paired:
-                d = np.array(
-                    [runs[s][segment]["Rank IC"] - ref[s][segment]["Rank IC"] for s in paired]
-                )
-                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-                base = np.mean([ref[s][segment]["Rank IC"] for s in paired])
-                diff = f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(base):+.0%})"
-            else:
-                diff = ""
-            epochs = ", ".join(f"{runs[s]['epochs_run']}({runs[s]['best_epoch']})" for s in seeds)
-            lines.append(
-                f"| {setting} | {variant} | {','.join(map(str, seeds))} | "
-                + " | ".join(cells)
-                + f" | {diff} | {epochs} |"
-            )
-    return "\n".join(lines)
-
-
-# -- blends and seed averages, from the saved predictions ------------------------------
-def _load_labels(results_dir, setting):
-    """``{segment: labels Series on the panel index}`` saved with the setting's predictions."""
-    import numpy as np
-    import pandas as pd
-
-    path = _labels_path(results_dir, setting)
-    if not path.is_file():
-        return None
-    saved = np.load(path)
-    return {
-        name: pd.Series(
-            saved[f"{name}_y"],
-            index=pd.MultiIndex.from_arrays(
-                [saved[f"{name}_day"], saved[f"{name}_instrument"]],
-                names=["datetime", "instrument"],
-            ),
-        )
-        for name in ("valid", "test")
-    }
-
-
-def _day_zscore(pred, y):
-    """Predictions standardised within each day, so models of any scale average fairly."""
-    import pandas as pd
-
-    days = y.index.get_level_values(0)
-    series = pd.Series(pred, index=days)
-    grouped = series.groupby(level=0)
-    return ((series - grouped.transform("mean")) / grouped.transform("std")).to_numpy()
-
-
-def _averaged(results_dir, setting, tasks, labels):
-    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed)."""
-    import numpy as np
-
-    paths = [_predictions_path(results_dir, setting, v, s) for v, s in tasks]
-    if not all(p.is_file() for p in paths):
-        return None
-    saved = [np.load(p) for p in paths]
-    return {
-        name: _ic(y, np.mean([_day_zscore(p[name], y) for p in saved], axis=0))
-        for name, y in labels.items()
-    }
-
-
-def blend_results(results, results_dir):
-    """Result rows for each blend of ``BLENDS`` whose parts are saved, per setting and seed."""
-    done = {(r["setting"], r["variant"], r["seed"]) for r in results}
-    rows = []
-    for setting in sorted({r["setting"] for r in results}):
-        labels = _load_labels(results_dir, setting)
-        for name, parts in BLENDS.items() if labels else ():
-            for seed in sorted({r["seed"] for r in results if r["setting"] == setting}):
-                if not all((setting, v, seed) in done for v in parts):
-                    continue
-                scores = _averaged(results_dir, setting, [(v, seed) for v in parts], labels)
-                if scores:
-                    rows.append(
-                        {
-                            "setting": setting,
-                            "variant": name,
-                            "seed": seed,
-                            "epochs_run": "-",
-                            "best_epoch": "-",
-                            **scores,
-                        }
-                    )
-    return rows
-
-
-def seed_average_table(results, results_dir, segment="test"):
-    """Markdown table: each variant's predictions averaged over its seeds (``VotingRegressor``
-    over ``random_state``), against the mean of the single seeds."""
-    import numpy as np
-
-    lines = [
-        "| setting | variant | seeds | Rank IC, one seed (mean) | Rank IC, seeds averaged | "
-        "IC, one seed (mean) | IC, seeds averaged |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    by = {}
-    for r in results:
-        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
-    labels_of = {s: _load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
-    for (setting, variant), runs in sorted(by.items()):
-        parts = BLENDS.get(variant, (variant,))
-        labels = labels_of[setting]
-        if len(runs) < 2 or labels is None:
-            continue
-        tasks = [(v, s) for s in sorted(runs) for v in parts]
-        scores = _averaged(results_dir, setting, tasks, labels)
-        if scores is None:
-            continue
-        single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
-        lines.append(
-            f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
-            f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
-            f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
-        )
-    return "\n".join(lines)
 
 
 # -- command line ----------------------------------------------------------------------
@@ -694,6 +479,21 @@ def parse_args(argv=None):
     return args
 
 
+def print_tables(results_dir):
+    """The campaign's tables, from the committed result files alone."""
+    results = store.load_results(results_dir)
+    results += store.blend_results(results, results_dir, BLENDS)
+    order = [*SPECIAL, REFERENCE, *[v for v in VARIANTS if v != REFERENCE]]
+    for segment in ("valid", "test"):
+        print(f"\n### {segment}\n")
+        print(store.build_table(results, segment, order, REFERENCE))
+    for segment in ("valid", "test"):
+        print(f"\n### {segment}: predictions averaged over seeds\n")
+        print(store.seed_average_table(results, results_dir, BLENDS, segment))
+    print("\n### every saved model averaged\n")
+    print(store.pooled_table(results, results_dir, POOLS, REFERENCE))
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.smoke:
@@ -702,14 +502,7 @@ def main(argv=None):
         setting, variant, seed = args.one
         run_task(setting, variant, int(seed), args.results_dir, args.data_root, args.cache_dir)
     elif args.table:
-        results = load_results(args.results_dir)
-        results += blend_results(results, args.results_dir)
-        for segment in ("valid", "test"):
-            print(f"\n### {segment}\n")
-            print(build_table(results, segment))
-        for segment in ("valid", "test"):
-            print(f"\n### {segment}: predictions averaged over seeds\n")
-            print(seed_average_table(results, args.results_dir, segment))
+        print_tables(args.results_dir)
     else:
         run_campaign(args)
 

@@ -1,0 +1,276 @@
+"""The accuracy campaign's result files, and the tables made from them.
+
+Each task writes ``<results>/<setting>/<variant>_seed<k>.json`` (its figures) and
+``<results>/<setting>/preds/<variant>_seed<k>.npz`` (its valid and test predictions);
+each setting keeps its labels once in ``preds/labels.npz``. The tables need these files
+only, not the data: blends, seed averages and the pooled average of every saved model
+are scored from the predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+
+# -- files -----------------------------------------------------------------------------
+def score(y, pred):
+    from igmtf_sklearn.metrics import ic_summary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {k: float(v) for k, v in ic_summary(y, pred).items()}
+
+
+def task_path(results_dir, setting, variant, seed):
+    return Path(results_dir) / setting / f"{variant}_seed{seed}.json"
+
+
+def predictions_path(results_dir, setting, variant, seed):
+    return Path(results_dir) / setting / "preds" / f"{variant}_seed{seed}.npz"
+
+
+def labels_path(results_dir, setting):
+    return Path(results_dir) / setting / "preds" / "labels.npz"
+
+
+def atomic_savez(path, **arrays):
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def save_predictions(model, frames, results_dir, setting, variant, seed):
+    """Valid and test predictions (float32, in the frames' row order), and once per setting
+    the labels with their days and instruments: enough to score blends and seed averages
+    from the committed results alone, without the data."""
+    import numpy as np
+
+    preds = {
+        name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
+        for name in ("valid", "test")
+    }
+    atomic_savez(predictions_path(results_dir, setting, variant, seed), **preds)
+    labels = labels_path(results_dir, setting)
+    if not labels.is_file():
+        arrays = {}
+        for name in ("valid", "test"):
+            y = frames[name][1]
+            arrays[f"{name}_y"] = y.to_numpy(dtype=np.float32).ravel()
+            arrays[f"{name}_day"] = y.index.get_level_values(0).to_numpy("datetime64[ns]")
+            arrays[f"{name}_instrument"] = y.index.get_level_values(1).to_numpy(str)
+        atomic_savez(labels, **arrays)
+
+
+def pretrained_path(results_dir, setting, seed):
+    return Path(results_dir) / "pretrained" / f"gru_{setting}_seed{seed}.pt"
+
+
+# -- table -----------------------------------------------------------------------------
+def load_results(results_dir):
+    """Every task's result; a label-reading variant also as ``<variant>+grown``, its
+    figures with the bank grown day by day (``valid_grown`` / ``test_grown``)."""
+    rows = []
+    for path in sorted(Path(results_dir).glob("*/*.json")):
+        result = json.loads(path.read_text())
+        rows.append(result)
+        if "test_grown" in result:
+            grown = {**result, "variant": result["variant"] + "+grown"}
+            grown.update(valid=result["valid_grown"], test=result["test_grown"])
+            rows.append(grown)
+    return rows
+
+
+def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "ICIR", "Rank ICIR")):
+    """Markdown table: per setting and variant (``order`` first, then the rest sorted),
+    mean +- std over seeds, and the paired difference against ``reference`` (mean +-
+    standard error over the seeds both have)."""
+    import numpy as np
+
+    by = {}
+    for r in results:
+        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    order = [*order, *sorted({v for _, v in by} - set(order))]
+    lines = [
+        f"{segment} | setting | variant | seeds | "
+        + " | ".join(metrics)
+        + f" | d Rank IC vs {reference} (paired, +- s.e.) | epochs (best) |",
+        "|---" * (4 + len(metrics)) + "|---|",
+    ]
+    lines[0] = "| " + lines[0].split(" | ", 1)[1]
+    for setting in sorted({s for s, _ in by}):
+        ref = by.get((setting, reference), {})
+        for variant in order:
+            runs = by.get((setting, variant))
+            if not runs:
+                continue
+            seeds = sorted(runs)
+            cells = []
+            for m in metrics:
+                vals = np.array([runs[s][segment][m] for s in seeds])
+                sd = f" +- {vals.std(ddof=1):.4f}" if len(vals) > 1 else ""
+                cells.append(f"{vals.mean():.4f}{sd}")
+            paired = [s for s in seeds if s in ref]
+            if variant != reference and paired:
+                d = np.array(
+                    [runs[s][segment]["Rank IC"] - ref[s][segment]["Rank IC"] for s in paired]
+                )
+                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+                base = np.mean([ref[s][segment]["Rank IC"] for s in paired])
+                diff = f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(base):+.0%})"
+            else:
+                diff = ""
+            epochs = ", ".join(f"{runs[s]['epochs_run']}({runs[s]['best_epoch']})" for s in seeds)
+            lines.append(
+                f"| {setting} | {variant} | {','.join(map(str, seeds))} | "
+                + " | ".join(cells)
+                + f" | {diff} | {epochs} |"
+            )
+    return "\n".join(lines)
+
+
+# -- blends and seed averages, from the saved predictions ------------------------------
+def load_labels(results_dir, setting):
+    """``{segment: labels Series on the panel index}`` saved with the setting's predictions."""
+    import numpy as np
+    import pandas as pd
+
+    path = labels_path(results_dir, setting)
+    if not path.is_file():
+        return None
+    saved = np.load(path)
+    return {
+        name: pd.Series(
+            saved[f"{name}_y"],
+            index=pd.MultiIndex.from_arrays(
+                [saved[f"{name}_day"], saved[f"{name}_instrument"]],
+                names=["datetime", "instrument"],
+            ),
+        )
+        for name in ("valid", "test")
+    }
+
+
+def day_zscore(pred, y):
+    """Predictions standardised within each day, so models of any scale average fairly."""
+    import pandas as pd
+
+    days = y.index.get_level_values(0)
+    series = pd.Series(pred, index=days)
+    grouped = series.groupby(level=0)
+    return ((series - grouped.transform("mean")) / grouped.transform("std")).to_numpy()
+
+
+def averaged(results_dir, setting, tasks, labels):
+    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed)."""
+    import numpy as np
+
+    paths = [predictions_path(results_dir, setting, v, s) for v, s in tasks]
+    if not all(p.is_file() for p in paths):
+        return None
+    saved = [np.load(p) for p in paths]
+    return {
+        name: score(y, np.mean([day_zscore(p[name], y) for p in saved], axis=0))
+        for name, y in labels.items()
+    }
+
+
+def blend_results(results, results_dir, blends):
+    """Result rows for each blend ``{name: parts}`` whose parts are saved, per setting and
+    seed: per seed, the average of the parts' predictions, each z-scored within its day."""
+    done = {(r["setting"], r["variant"], r["seed"]) for r in results}
+    rows = []
+    for setting in sorted({r["setting"] for r in results}):
+        labels = load_labels(results_dir, setting)
+        for name, parts in blends.items() if labels else ():
+            for seed in sorted({r["seed"] for r in results if r["setting"] == setting}):
+                if not all((setting, v, seed) in done for v in parts):
+                    continue
+                scores = averaged(results_dir, setting, [(v, seed) for v in parts], labels)
+                if scores:
+                    rows.append(
+                        {
+                            "setting": setting,
+                            "variant": name,
+                            "seed": seed,
+                            "epochs_run": "-",
+                            "best_epoch": "-",
+                            **scores,
+                        }
+                    )
+    return rows
+
+
+def seed_average_table(results, results_dir, blends, segment="test"):
+    """Markdown table: each variant's predictions averaged over its seeds (``VotingRegressor``
+    over ``random_state``), against the mean of the single seeds."""
+    import numpy as np
+
+    lines = [
+        "| setting | variant | seeds | Rank IC, one seed (mean) | Rank IC, seeds averaged | "
+        "IC, one seed (mean) | IC, seeds averaged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by = {}
+    for r in results:
+        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    labels_of = {s: load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
+    for (setting, variant), runs in sorted(by.items()):
+        parts = blends.get(variant, (variant,))
+        labels = labels_of[setting]
+        if len(runs) < 2 or labels is None:
+            continue
+        tasks = [(v, s) for s in sorted(runs) for v in parts]
+        scores = averaged(results_dir, setting, tasks, labels)
+        if scores is None:
+            continue
+        single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
+        lines.append(
+            f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
+            f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
+            f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def pooled_table(results, results_dir, groups, reference):
+    """Markdown table: per setting, the saved predictions of each group averaged (each
+    z-scored within its day).
+
+    ``groups`` maps a row name to a predicate on the variant's name. It bounds what any
+    blend or seed average of these models can reach: with ~13 models that learn the same
+    signal from the same features, the pooled average is the ceiling of their ensembles.
+    Against ``reference``'s mean single-seed rank IC.
+    """
+    import numpy as np
+
+    lines = [
+        f"| setting | models | n | valid Rank IC | vs {reference} | test Rank IC | vs {reference} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    saved = {(r["setting"], r["variant"], r["seed"]) for r in results if "history" in r}
+    for setting in sorted({s for s, _, _ in saved}):
+        labels = load_labels(results_dir, setting)
+        ref = [r for r in results if (r["setting"], r["variant"]) == (setting, reference)]
+        if labels is None or not ref:
+            continue
+        base = {seg: np.mean([r[seg]["Rank IC"] for r in ref]) for seg in ("valid", "test")}
+        for name, keep in groups.items():
+            tasks = sorted(
+                (v, k)
+                for s, v, k in saved
+                if s == setting and keep(v) and predictions_path(results_dir, s, v, k).is_file()
+            )
+            scores = averaged(results_dir, setting, tasks, labels) if len(tasks) > 1 else None
+            if scores is None:
+                continue
+            cells = [
+                f"{scores[seg]['Rank IC']:.4f} | {scores[seg]['Rank IC'] / base[seg] - 1:+.1%}"
+                for seg in ("valid", "test")
+            ]
+            lines.append(f"| {setting} | {name} | {len(tasks)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -66,8 +66,9 @@ def save_predictions(model, frames, results_dir, setting, variant, seed):
         atomic_savez(labels, **arrays)
 
 
-def pretrained_path(results_dir, setting, seed):
-    return Path(results_dir) / "pretrained" / f"gru_{setting}_seed{seed}.pt"
+def pretrained_path(results_dir, setting, seed, features="robust"):
+    suffix = "" if features == "robust" else f"_{features}"
+    return Path(results_dir) / "pretrained" / f"gru_{setting}{suffix}_seed{seed}.pt"
 
 
 # -- table -----------------------------------------------------------------------------

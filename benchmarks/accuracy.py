@@ -100,6 +100,12 @@ VARIANTS = {
 #: Tasks that are not IGMTF variants: the pretraining, the GRU alone at equal epochs, and
 #: the walk-forward grid search a user of this package would run.
 SPECIAL = ("pretrain", "gru", "search")
+#: How the features are normalised. ``robust`` is Qlib's benchmark handler (statistics of
+#: the training years); ``cs`` z-scores every feature within each day instead, so the
+#: network sees each stock relative to that day's market. A task named ``<name>@cs``
+#: (``pretrain@cs``, ``qlib@cs``, ``gru@cs``...) runs on the ``cs`` features, from a GRU
+#: pretrained on them.
+FEATURES = ("robust", "cs")
 REFERENCE = "qlib"
 #: Blends scored from the saved predictions, no extra fit: per seed, the average of the
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
@@ -108,15 +114,23 @@ BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretra
 #: Pools of every saved model (all variants, all seeds) averaged: the ceiling of ensembles.
 POOLS = {
     "every model": lambda variant: True,
-    "every IGMTF": lambda variant: variant not in ("pretrain", "gru"),
+    "every IGMTF": lambda variant: _split_name(variant)[0] not in ("pretrain", "gru"),
 }
 
 
 # -- data ------------------------------------------------------------------------------
-def _segment_frames(setting, data_root, cache_dir):
+def _split_name(variant):
+    """``"qlib@cs"`` -> ``("qlib", "cs")``; a plain name uses Qlib's ``robust`` features."""
+    base, _, features = variant.partition("@")
+    return base, features or "robust"
+
+
+def _segment_frames(setting, data_root, cache_dir, features="robust"):
     """``{segment: (X, y)}`` as Qlib's IGMTF benchmark handler prepares them, cached.
 
-    Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna.
+    Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna;
+    with ``features="cs"`` the normalisation is a per-day z-score clipped to +-3
+    (RobustZScoreNorm's clip), so no statistic crosses days.
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
     the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm); test keeps
     the raw labels, which the test IC is computed against.
@@ -125,13 +139,15 @@ def _segment_frames(setting, data_root, cache_dir):
     import pandas as pd
 
     spec = SETTINGS[setting]
-    cache = Path(cache_dir) / f"setting_{setting}_{spec['train'][0]}_{spec['test'][1]}.pkl"
+    suffix = "" if features == "robust" else f"_{features}"
+    cache = Path(cache_dir) / f"setting_{setting}_{spec['train'][0]}_{spec['test'][1]}{suffix}.pkl"
     if cache.is_file():
         return pd.read_pickle(cache)  # our own cache file, written just below
 
     from igmtf_sklearn.datasets import load_qlib
     from igmtf_sklearn.preprocessing import (
         Alpha360,
+        CSZScoreNorm,
         Fillna,
         RobustZScoreNorm,
         cs_rank_norm,
@@ -152,14 +168,17 @@ def _segment_frames(setting, data_root, cache_dir):
     keep = ohlcv["member"].to_numpy() & (dates >= spec["train"][0]) & (dates <= spec["test"][1])
     X, y = X[keep], y[keep]
     dates = X.index.get_level_values(0)
-    norm = RobustZScoreNorm(clip_outlier=True).set_output(transform="pandas")
-    norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])])
+    if features == "cs":
+        X = CSZScoreNorm().fit_transform(X).clip(-3, 3)
+    else:
+        norm = RobustZScoreNorm(clip_outlier=True).set_output(transform="pandas")
+        X = norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])]).transform(X)
     fill = Fillna().set_output(transform="pandas")
     frames = {}
     for name in SEGMENTS:
         start, end = spec[name]
         rows = (dates >= start) & (dates <= end)
-        Xs, ys = fill.fit_transform(norm.transform(X[rows])), y[rows]
+        Xs, ys = fill.fit_transform(X[rows]), y[rows]
         if name != "test":
             known = ys.notna().to_numpy()
             Xs, ys = Xs[known], cs_rank_norm(ys[known])
@@ -232,10 +251,12 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     from igmtf_sklearn import IGMTFRegressor, RNNRegressor
 
     torch.set_num_threads(1)
-    frames = _segment_frames(setting, data_root, cache_dir)
+    name = variant
+    variant, features = _split_name(name)
+    frames = _segment_frames(setting, data_root, cache_dir, features)
     X_train, y_train = frames["train"]
     common = _common(frames, seed)
-    gru_path = store.pretrained_path(results_dir, setting, seed)
+    gru_path = store.pretrained_path(results_dir, setting, seed, features)
     if search.is_fold_task(variant):
         unfitted = IGMTFRegressor(
             pretrained=str(gru_path),
@@ -257,14 +278,14 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     if (
         variant == "pretrain"
         and gru_path.is_file()
-        and store.task_path(results_dir, setting, variant, seed).is_file()
+        and store.task_path(results_dir, setting, name, seed).is_file()
     ):
         # Fitted before predictions were kept: predict with its weights, do not refit.
         model = RNNRegressor(max_epochs=0, warm_start=True, **common)
         model.initialize()
         model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
         model.fit(X_train, y_train)  # no epoch: only records the fitted input layout
-        store.save_predictions(model, frames, results_dir, setting, variant, seed)
+        store.save_predictions(model, frames, results_dir, setting, name, seed)
         return None
     start, cpu = time.perf_counter(), time.process_time()
     if variant == "pretrain":
@@ -299,13 +320,14 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         )
         model.fit(X_train, y_train)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
-    store.save_predictions(model, frames, results_dir, setting, variant, seed)
+    store.save_predictions(model, frames, results_dir, setting, name, seed)
     extra = {"search": search_log} if variant == "search" else {}
     history = _history(model)
     valid_ics = [row.get("valid_ic") for row in history]
     result = {
         "setting": setting,
-        "variant": variant,
+        "variant": name,
+        "features": features,
         "seed": seed,
         "params": {k: repr(v) for k, v in params.items()},
         "budget": BUDGET,
@@ -328,7 +350,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         "commit": _commit(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    path = store.task_path(results_dir, setting, variant, seed)
+    path = store.task_path(results_dir, setting, name, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1, default=float))
@@ -366,9 +388,12 @@ def _plan(settings, variants, seeds, results_dir):
     tasks = []
     for seed in seeds:
         for setting in settings:
-            gru = store.pretrained_path(results_dir, setting, seed)
             folds = search.fold_tasks() if "search" in variants else []
-            for variant in ("pretrain", *folds, *variants):
+            # every feature normalisation in use needs its own pretrained GRU first
+            pretrains = ["pretrain" + v[len(_split_name(v)[0]) :] for v in variants]
+            for variant in dict.fromkeys(["pretrain", *pretrains, *folds, *variants]):
+                base, features = _split_name(variant)
+                gru = store.pretrained_path(results_dir, setting, seed, features)
                 if search.is_fold_task(variant):
                     if not search.fold_path(results_dir, setting, variant, seed).is_file():
                         tasks.append(((setting, variant, seed), [gru]))
@@ -376,7 +401,7 @@ def _plan(settings, variants, seeds, results_dir):
                 done = store.task_path(results_dir, setting, variant, seed).is_file()
                 if done and store.predictions_path(results_dir, setting, variant, seed).is_file():
                     continue
-                needs = [] if variant == "pretrain" else [gru]
+                needs = [] if base == "pretrain" else [gru]
                 if variant == "search":
                     needs += [search.fold_path(results_dir, setting, f, seed) for f in folds]
                 tasks.append(((setting, variant, seed), needs))
@@ -397,9 +422,12 @@ def run_campaign(args):
                 print(
                     f"{_now()} {'/'.join(map(str, key))}: {state} in {_mins(started)}", flush=True
                 )
-                if proc.returncode and key[1] == "pretrain":
-                    # Without its GRU no variant of this (setting, seed) can run.
-                    tasks = [t for t in tasks if (t[0][0], t[0][2]) != (key[0], key[2])]
+                if proc.returncode and _split_name(key[1])[0] == "pretrain":
+                    # Without its GRU no variant of this (setting, seed, features) can run.
+                    gru = store.pretrained_path(
+                        args.results_dir, key[0], key[2], *_split_name(key[1])[1:]
+                    )
+                    tasks = [t for t in tasks if gru not in t[1]]
         ready = [t for t in tasks if all(Path(p).is_file() for p in t[1])]
         while ready and len(running) < args.jobs:
             task = ready.pop(0)
@@ -468,11 +496,18 @@ def parse_args(argv=None):
     )
     args = parser.parse_args(argv)
     unknown = [s for s in args.settings if s not in SETTINGS]
-    unknown += [v for v in args.variants if v not in VARIANTS and v not in SPECIAL]
+    unknown += [
+        v
+        for v in args.variants
+        if _split_name(v)[0] not in (*VARIANTS, *SPECIAL)
+        or _split_name(v)[1] not in FEATURES
+        or (v.startswith("search") and "@" in v)  # the search runs on Qlib's features only
+    ]
     if unknown:
         parser.error(
             f"unknown setting(s)/variant(s) {unknown}; settings: {list(SETTINGS)}, "
-            f"variants: {[*SPECIAL, *VARIANTS]}"
+            f"variants: {[*SPECIAL, *VARIANTS]}, each optionally @<features> with "
+            f"features in {list(FEATURES)[1:]}"
         )
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")

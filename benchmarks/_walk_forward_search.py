@@ -97,13 +97,6 @@ def fit_fold(variant, frames, estimator):
     }
 
 
-def write_fold(path, record):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
-
-
 def pick(results_dir, setting, seed):
     """The best candidate by mean fold rank IC, and the search's log; from the fold files."""
     import numpy as np

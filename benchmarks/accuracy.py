@@ -248,85 +248,31 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     """Fit one task and write its JSON result; returns the result."""
     import torch
 
-    from igmtf_sklearn import IGMTFRegressor, RNNRegressor
-
     torch.set_num_threads(1)
-    name = variant
-    variant, features = _split_name(name)
+    kind, features = _split_name(variant)  # "qlib@cs": a "qlib" fit on the "cs" features
     frames = _segment_frames(setting, data_root, cache_dir, features)
-    X_train, y_train = frames["train"]
     common = _common(frames, seed)
     gru_path = store.pretrained_path(results_dir, setting, seed, features)
     if search.is_fold_task(variant):
-        unfitted = IGMTFRegressor(
-            pretrained=str(gru_path),
-            max_epochs=BUDGET["epochs"],
-            **{k: v for k, v in common.items() if k != "train_split"},  # its own date split
-        )
-        start, cpu = time.perf_counter(), time.process_time()
-        record = search.fit_fold(variant, frames, unfitted)
-        record.update(
-            setting=setting,
-            seed=seed,
-            fit_wall_s=time.perf_counter() - start,
-            fit_cpu_s=time.process_time() - cpu,
-            commit=_commit(),
-            finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-        )
-        search.write_fold(search.fold_path(results_dir, setting, variant, seed), record)
-        return record
+        return _run_fold(setting, variant, seed, results_dir, frames, common, gru_path)
     if (
-        variant == "pretrain"
+        kind == "pretrain"
         and gru_path.is_file()
-        and store.task_path(results_dir, setting, name, seed).is_file()
+        and store.task_path(results_dir, setting, variant, seed).is_file()
     ):
         # Fitted before predictions were kept: predict with its weights, do not refit.
-        model = RNNRegressor(max_epochs=0, warm_start=True, **common)
-        model.initialize()
-        model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
-        model.fit(X_train, y_train)  # no epoch: only records the fitted input layout
-        store.save_predictions(model, frames, results_dir, setting, name, seed)
+        model = _gru_from(gru_path, frames, max_epochs=0, **common)
+        store.save_predictions(model, frames, results_dir, setting, variant, seed)
         return None
     start, cpu = time.perf_counter(), time.process_time()
-    if variant == "pretrain":
-        model = RNNRegressor(
-            lr=1e-3, batch_size=800, max_epochs=BUDGET["pretrain_epochs"], **common
-        )
-        model.fit(X_train, y_train)
-        gru_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = gru_path.with_suffix(".tmp")
-        torch.save(model.module_.state_dict(), tmp)
-        tmp.replace(gru_path)
-        params = {"lr": 1e-3, "batch_size": 800, "max_epochs": BUDGET["pretrain_epochs"]}
-    elif variant == "gru":
-        # The pretrained GRU trained on for IGMTF's epoch budget: equal total epochs.
-        model = RNNRegressor(
-            lr=1e-3, batch_size=800, max_epochs=BUDGET["epochs"], warm_start=True, **common
-        )
-        model.initialize()
-        model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
-        model.fit(X_train, y_train)
-        params = {"lr": 1e-3, "batch_size": 800, "max_epochs": BUDGET["epochs"], "from": "pretrain"}
-    elif variant == "search":
-        params, search_log = search.pick(results_dir, setting, seed)
-        model = IGMTFRegressor(
-            pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **params, **common
-        )
-        model.fit(X_train, y_train)
-    else:
-        params = dict(VARIANTS[variant])
-        model = IGMTFRegressor(
-            pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **_resolve(params), **common
-        )
-        model.fit(X_train, y_train)
+    model, params, extra = _fit(kind, frames, common, gru_path, (results_dir, setting, seed))
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
-    store.save_predictions(model, frames, results_dir, setting, name, seed)
-    extra = {"search": search_log} if variant == "search" else {}
+    store.save_predictions(model, frames, results_dir, setting, variant, seed)
     history = _history(model)
     valid_ics = [row.get("valid_ic") for row in history]
     result = {
         "setting": setting,
-        "variant": name,
+        "variant": variant,
         "features": features,
         "seed": seed,
         "params": {k: repr(v) for k, v in params.items()},
@@ -341,21 +287,100 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         "fit_cpu_s": fit_cpu,
         **_evaluate(model, frames),
         "rows": {name: len(frames[name][0]) for name in SEGMENTS},
-        "machine": {
-            "platform": platform.platform(),
-            "processor": _cpu_model(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-        },
+        "machine": _machine(),
         "commit": _commit(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    path = store.task_path(results_dir, setting, name, seed)
+    _write_json(store.task_path(results_dir, setting, variant, seed), result)
+    return result
+
+
+def _fit(kind, frames, common, gru_path, task):
+    """The fitted model of a task of this ``kind``, its parameters and extra log entries;
+    ``task`` is ``(results_dir, setting, seed)``."""
+    import torch
+
+    from igmtf_sklearn import IGMTFRegressor, RNNRegressor
+
+    X_train, y_train = frames["train"]
+    gru = {"lr": 1e-3, "batch_size": 800}
+    if kind == "pretrain":
+        params = {**gru, "max_epochs": BUDGET["pretrain_epochs"]}
+        model = RNNRegressor(**params, **common).fit(X_train, y_train)
+        tmp = gru_path.with_suffix(".tmp")
+        gru_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.module_.state_dict(), tmp)
+        tmp.replace(gru_path)
+        return model, params, {}
+    if kind == "gru":
+        # The pretrained GRU trained on for IGMTF's epoch budget: equal total epochs.
+        params = {**gru, "max_epochs": BUDGET["epochs"]}
+        model = _gru_from(gru_path, frames, **params, **common)
+        return model, {**params, "from": "pretrain"}, {}
+    extra = {}
+    if kind == "search":
+        params, extra["search"] = search.pick(*task)
+    else:
+        params = dict(VARIANTS[kind])
+    model = IGMTFRegressor(
+        pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **_resolve(params), **common
+    )
+    return model.fit(X_train, y_train), params, extra
+
+
+def _gru_from(gru_path, frames, **params):
+    """``RNNRegressor`` starting from the pretrained weights, trained on for ``max_epochs``
+    (0: none; the fit then only records the input layout)."""
+    import torch
+
+    from igmtf_sklearn import RNNRegressor
+
+    model = RNNRegressor(warm_start=True, **params)
+    model.initialize()
+    model.module_.load_state_dict(torch.load(gru_path, weights_only=True))
+    return model.fit(*frames["train"])
+
+
+def _run_fold(setting, variant, seed, results_dir, frames, common, gru_path):
+    """One (candidate, fold) fit of the walk-forward search; writes its score's JSON."""
+    from igmtf_sklearn import IGMTFRegressor
+
+    unfitted = IGMTFRegressor(
+        pretrained=str(gru_path),
+        max_epochs=BUDGET["epochs"],
+        **{k: v for k, v in common.items() if k != "train_split"},  # its own date split
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    record = search.fit_fold(variant, frames, unfitted)
+    record.update(
+        setting=setting,
+        seed=seed,
+        fit_wall_s=time.perf_counter() - start,
+        fit_cpu_s=time.process_time() - cpu,
+        commit=_commit(),
+        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    _write_json(search.fold_path(results_dir, setting, variant, seed), record)
+    return record
+
+
+def _write_json(path, record):
+    """Write ``record`` whole or not at all: a result file is never partial."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=float))
+    tmp.write_text(json.dumps(record, indent=1, default=float))
     tmp.replace(path)
-    return result
+
+
+def _machine():
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def _cpu_model():

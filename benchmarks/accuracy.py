@@ -111,10 +111,11 @@ REFERENCE = "qlib"
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
 #: together with the GRU it was built on: 8 + 8 epochs, the budget of ``gru``.
 BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretrain")}
-#: Pools of every saved model (all variants, all seeds) averaged: the ceiling of ensembles.
+#: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
+#: them. Each maps a task's (kind, features) to whether it is in.
 POOLS = {
-    "every model": lambda variant: True,
-    "every IGMTF": lambda variant: _split_name(variant)[0] not in ("pretrain", "gru"),
+    "every model": lambda kind, features: features == "robust",
+    "every IGMTF": lambda kind, features: features == "robust" and kind not in ("pretrain", "gru"),
 }
 
 
@@ -551,7 +552,8 @@ def print_tables(results_dir):
         print(f"\n### {segment}: predictions averaged over seeds\n")
         print(store.seed_average_table(results, results_dir, BLENDS, segment))
     print("\n### every saved model averaged\n")
-    print(store.pooled_table(results, results_dir, POOLS, REFERENCE))
+    pools = {name: lambda v, keep=keep: keep(*_split_name(v)) for name, keep in POOLS.items()}
+    print(store.pooled_table(results, results_dir, pools, REFERENCE))
 
 
 def main(argv=None):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 # -- files -----------------------------------------------------------------------------
 def score(y, pred):
+    """Daily IC, rank IC and their IRs of ``pred`` against the panel labels ``y``."""
     from igmtf_sklearn.metrics import ic_summary
 
     with warnings.catch_warnings():

@@ -415,10 +415,11 @@ def _plan(settings, variants, seeds, results_dir):
     for seed in seeds:
         for setting in settings:
             folds = search.fold_tasks() if "search" in variants else []
-            # every feature normalisation in use needs its own pretrained GRU first
-            pretrains = ["pretrain" + v[len(_split_name(v)[0]) :] for v in variants]
-            for variant in dict.fromkeys(["pretrain", *pretrains, *folds, *variants]):
-                base, features = _split_name(variant)
+            # every other feature normalisation in use needs its own pretrained GRU first
+            others = sorted({_split_name(v)[1] for v in variants} - {"robust"})
+            pretrains = ["pretrain", *(f"pretrain@{f}" for f in others)]
+            for variant in dict.fromkeys([*pretrains, *folds, *variants]):
+                kind, features = _split_name(variant)
                 gru = store.pretrained_path(results_dir, setting, seed, features)
                 if search.is_fold_task(variant):
                     if not search.fold_path(results_dir, setting, variant, seed).is_file():
@@ -427,7 +428,7 @@ def _plan(settings, variants, seeds, results_dir):
                 done = store.task_path(results_dir, setting, variant, seed).is_file()
                 if done and store.predictions_path(results_dir, setting, variant, seed).is_file():
                     continue
-                needs = [] if base == "pretrain" else [gru]
+                needs = [] if kind == "pretrain" else [gru]
                 if variant == "search":
                     needs += [search.fold_path(results_dir, setting, f, seed) for f in folds]
                 tasks.append(((setting, variant, seed), needs))

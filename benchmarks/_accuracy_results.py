@@ -254,7 +254,8 @@ def pooled_table(results, results_dir, groups, reference):
         f"| setting | models | n | valid Rank IC | vs {reference} | test Rank IC | vs {reference} |",
         "|---|---|---|---|---|---|---|",
     ]
-    saved = {(r["setting"], r["variant"], r["seed"]) for r in results if "history" in r}
+    # blends and "+grown" rows have no prediction file of their own, so they drop out below
+    saved = {(r["setting"], r["variant"], r["seed"]) for r in results}
     for setting in sorted({s for s, _, _ in saved}):
         labels = load_labels(results_dir, setting)
         ref = [r for r in results if (r["setting"], r["variant"]) == (setting, reference)]

@@ -13,6 +13,8 @@ import json
 import warnings
 from pathlib import Path
 
+from _files import write_whole
+
 
 # -- files -----------------------------------------------------------------------------
 def score(y, pred):
@@ -36,13 +38,11 @@ def labels_path(results_dir, setting):
     return Path(results_dir) / setting / "preds" / "labels.npz"
 
 
-def atomic_savez(path, **arrays):
+def savez(path, **arrays):
+    """``numpy.savez_compressed``, the file written whole or not at all."""
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    write_whole(path, lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def save_predictions(model, frames, results_dir, setting, variant, seed):
@@ -55,7 +55,7 @@ def save_predictions(model, frames, results_dir, setting, variant, seed):
         name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
         for name in ("valid", "test")
     }
-    atomic_savez(predictions_path(results_dir, setting, variant, seed), **preds)
+    savez(predictions_path(results_dir, setting, variant, seed), **preds)
     labels = labels_path(results_dir, setting)
     if not labels.is_file():
         arrays = {}
@@ -64,7 +64,7 @@ def save_predictions(model, frames, results_dir, setting, variant, seed):
             arrays[f"{name}_y"] = y.to_numpy(dtype=np.float32).ravel()
             arrays[f"{name}_day"] = y.index.get_level_values(0).to_numpy("datetime64[ns]")
             arrays[f"{name}_instrument"] = y.index.get_level_values(1).to_numpy(str)
-        atomic_savez(labels, **arrays)
+        savez(labels, **arrays)
 
 
 def pretrained_path(results_dir, setting, seed, features="robust"):

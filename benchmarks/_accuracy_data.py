@@ -1,0 +1,119 @@
+"""The accuracy campaign's settings and their data, prepared as Qlib's IGMTF benchmark does.
+
+A setting is a market and three date ranges; ``segment_frames`` turns it into
+``{segment: (X, y)}`` once and caches the result, because every task of a setting fits on
+the same frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _files import write_whole
+
+_CSI300 = {"data": "cn_csi300", "market": "csi300", "benchmark": "SH000300"}
+_SAMPLE500 = {"data": "cn_sample500", "market": "sample500", "benchmark": "SH000905"}
+#: Each setting's market and its train / valid / test years.
+SETTINGS = {
+    "A": {
+        **_CSI300,
+        "train": ("2016-01-01", "2018-12-31"),
+        "valid": ("2019-01-01", "2019-12-31"),
+        "test": ("2020-01-01", "2020-12-31"),
+    },
+    "B": {
+        **_CSI300,
+        "train": ("2020-01-01", "2022-12-31"),
+        "valid": ("2023-01-01", "2023-12-31"),
+        "test": ("2024-01-01", "2024-12-31"),
+    },
+    "C": {
+        **_SAMPLE500,
+        "train": ("2016-01-01", "2018-12-31"),
+        "valid": ("2019-01-01", "2019-12-31"),
+        "test": ("2020-01-01", "2020-12-31"),
+    },
+}
+SEGMENTS = ("train", "valid", "test")
+FIELDS = ("close", "open", "high", "low", "volume")  # Alpha360's order; the data has no vwap
+LOOKBACK_DAYS = 59  # Alpha360's longest lag
+LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1
+
+#: How the features are normalised. ``robust`` is Qlib's benchmark handler (statistics of
+#: the training years); ``cs`` z-scores every feature within each day instead, so the
+#: network sees each stock relative to that day's market. A task named ``<name>@cs``
+#: (``pretrain@cs``, ``qlib@cs``, ``gru@cs``...) runs on the ``cs`` features, from a GRU
+#: pretrained on them.
+FEATURES = ("robust", "cs")
+
+
+def split_name(variant):
+    """``"qlib@cs"`` -> ``("qlib", "cs")``; a plain name uses Qlib's ``robust`` features."""
+    base, _, features = variant.partition("@")
+    return base, features or "robust"
+
+
+def segment_frames(setting, data_root, cache_dir, features="robust"):
+    """``{segment: (X, y)}`` as Qlib's IGMTF benchmark handler prepares them, cached.
+
+    Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna;
+    with ``features="cs"`` the normalisation is a per-day z-score clipped to +-3
+    (RobustZScoreNorm's clip), so no statistic crosses days.
+    Labels: ``forward_return``; on train/valid rows without a label are dropped and
+    the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm); test keeps
+    the raw labels, which the test IC is computed against.
+    """
+    import pandas as pd
+
+    spec = SETTINGS[setting]
+    suffix = "" if features == "robust" else f"_{features}"
+    cache = Path(cache_dir) / f"setting_{setting}_{spec['train'][0]}_{spec['test'][1]}{suffix}.pkl"
+    if cache.is_file():
+        return pd.read_pickle(cache)  # our own cache file, written just below
+    frames = _prepare(spec, Path(data_root) / spec["data"], features)
+    write_whole(cache, lambda tmp: pd.to_pickle(frames, tmp))
+    return frames
+
+
+def _prepare(spec, path, features):
+    import numpy as np
+
+    from igmtf_sklearn.datasets import load_qlib
+    from igmtf_sklearn.preprocessing import (
+        Alpha360,
+        CSZScoreNorm,
+        Fillna,
+        RobustZScoreNorm,
+        cs_rank_norm,
+        forward_return,
+    )
+
+    if not (path / "calendars" / "day.txt").is_file():
+        raise SystemExit(f"No Qlib data at {path}: pass --data-root (the folder holding it).")
+    calendar = np.array((path / "calendars" / "day.txt").read_text().split(), "datetime64[ns]")
+    first = max(np.searchsorted(calendar, np.datetime64(spec["train"][0])) - LOOKBACK_DAYS, 0)
+    last = np.searchsorted(calendar, np.datetime64(spec["test"][1]), side="right") - 1
+    last = min(last + LOOKAHEAD_DAYS, len(calendar) - 1)
+    ohlcv = load_qlib(path, spec["market"], calendar[first], calendar[last], members_only=False)
+    X = Alpha360(fields=list(FIELDS)).set_output(transform="pandas").fit_transform(ohlcv)
+    y = forward_return(ohlcv)
+    dates = X.index.get_level_values(0)
+    keep = ohlcv["member"].to_numpy() & (dates >= spec["train"][0]) & (dates <= spec["test"][1])
+    X, y = X[keep], y[keep]
+    dates = X.index.get_level_values(0)
+    if features == "cs":
+        X = CSZScoreNorm().fit_transform(X).clip(-3, 3)
+    else:
+        norm = RobustZScoreNorm(clip_outlier=True).set_output(transform="pandas")
+        X = norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])]).transform(X)
+    fill = Fillna().set_output(transform="pandas")
+    frames = {}
+    for name in SEGMENTS:
+        start, end = spec[name]
+        rows = (dates >= start) & (dates <= end)
+        Xs, ys = fill.fit_transform(X[rows]), y[rows]
+        if name != "test":
+            known = ys.notna().to_numpy()
+            Xs, ys = Xs[known], cs_rank_norm(ys[known])
+        frames[name] = (Xs.astype(np.float32), ys)
+    return frames

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _files import write_whole
-
 _CSI300 = {"data": "cn_csi300", "market": "csi300", "benchmark": "SH000300"}
 _SAMPLE500 = {"data": "cn_sample500", "market": "sample500", "benchmark": "SH000905"}
 #: Each setting's market and its train / valid / test years.
@@ -71,7 +69,11 @@ def segment_frames(setting, data_root, cache_dir, features="robust"):
     if cache.is_file():
         return pd.read_pickle(cache)  # our own cache file, written just below
     frames = _prepare(spec, Path(data_root) / spec["data"], features)
-    write_whole(cache, lambda tmp: pd.to_pickle(frames, tmp))
+    from igmtf_sklearn.report import atomic_path
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cache) as tmp:  # two tasks may build it at once: each renames whole
+        pd.to_pickle(frames, tmp)
     return frames
 
 

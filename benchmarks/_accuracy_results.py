@@ -13,8 +13,6 @@ import json
 import warnings
 from pathlib import Path
 
-from _files import write_whole
-
 
 # -- files -----------------------------------------------------------------------------
 def score(y, pred):
@@ -42,7 +40,12 @@ def savez(path, **arrays):
     """``numpy.savez_compressed``, the file written whole or not at all."""
     import numpy as np
 
-    write_whole(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    from igmtf_sklearn.report import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # through a file object: given a name, numpy would append ".npz" to the temporary one
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        np.savez_compressed(file, **arrays)
 
 
 def save_predictions(model, frames, results_dir, setting, variant, seed):

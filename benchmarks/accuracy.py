@@ -43,7 +43,6 @@ import _accuracy_results as store
 import _accuracy_schedule as schedule
 import _walk_forward_search as search
 from _accuracy_data import FEATURES, FIELDS, SEGMENTS, SETTINGS, segment_frames, split_name
-from _files import write_whole
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = REPO_ROOT / "benchmarks" / "results" / "accuracy"
@@ -196,13 +195,16 @@ def _fit(kind, frames, common, gru_path, task):
     import torch
 
     from igmtf_sklearn import IGMTFRegressor, RNNRegressor
+    from igmtf_sklearn.report import atomic_path
 
     X_train, y_train = frames["train"]
     gru = {"lr": 1e-3, "batch_size": 800}
     if kind == "pretrain":
         params = {**gru, "max_epochs": BUDGET["pretrain_epochs"]}
         model = RNNRegressor(**params, **common).fit(X_train, y_train)
-        write_whole(gru_path, lambda tmp: torch.save(model.module_.state_dict(), tmp))
+        gru_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(gru_path) as tmp:
+            torch.save(model.module_.state_dict(), tmp)
         return model, params, {}
     if kind == "gru":
         # The pretrained GRU trained on for IGMTF's epoch budget: equal total epochs.
@@ -258,7 +260,10 @@ def _run_fold(setting, variant, seed, results_dir, frames, common, gru_path):
 
 def _write_json(path, record):
     """Write ``record`` whole or not at all: a result file is never partial."""
-    write_whole(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1, default=float)))
+    from igmtf_sklearn.report import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(record, indent=1, default=float))
 
 
 def _machine():

@@ -41,8 +41,10 @@ LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1
 #: the training years); ``cs`` z-scores every feature within each day instead, so the
 #: network sees each stock relative to that day's market. A task named ``<name>@cs``
 #: (``pretrain@cs``, ``qlib@cs``, ``gru@cs``...) runs on the ``cs`` features, from a GRU
-#: pretrained on them.
-FEATURES = ("robust", "cs")
+#: pretrained on them. ``both`` hands the network the two side by side (twice the fields):
+#: the per-day picture helps on ``cn_sample500`` and loses on CSI 300, where the market's
+#: own level seems to matter, so a network given both may keep each market's signal.
+FEATURES = ("robust", "cs", "both")
 
 
 def split_name(variant):
@@ -56,7 +58,9 @@ def segment_frames(setting, data_root, cache_dir, features="robust"):
 
     Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna;
     with ``features="cs"`` the normalisation is a per-day z-score clipped to +-3
-    (RobustZScoreNorm's clip), so no statistic crosses days.
+    (RobustZScoreNorm's clip), so no statistic crosses days; ``features="both"`` puts the
+    two side by side, field after field as Alpha360 orders them (``CS_`` names the
+    per-day ones), so the network reads ``2 x 5`` fields per day.
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
     the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm); test keeps
     the raw labels, which the test IC is computed against.
@@ -79,6 +83,7 @@ def segment_frames(setting, data_root, cache_dir, features="robust"):
 
 def _prepare(spec, path, features):
     import numpy as np
+    import pandas as pd
 
     from igmtf_sklearn.datasets import load_qlib
     from igmtf_sklearn.preprocessing import (
@@ -103,11 +108,16 @@ def _prepare(spec, path, features):
     keep = ohlcv["member"].to_numpy() & (dates >= spec["train"][0]) & (dates <= spec["test"][1])
     X, y = X[keep], y[keep]
     dates = X.index.get_level_values(0)
-    if features == "cs":
-        X = CSZScoreNorm().fit_transform(X).clip(-3, 3)
-    else:
+    parts = []
+    if features in ("robust", "both"):
         norm = RobustZScoreNorm(clip_outlier=True).set_output(transform="pandas")
-        X = norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])]).transform(X)
+        parts.append(
+            norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])]).transform(X)
+        )
+    if features in ("cs", "both"):
+        per_day = CSZScoreNorm().fit_transform(X).clip(-3, 3)
+        parts.append(per_day.add_prefix("CS_") if parts else per_day)
+    X = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
     fill = Fillna().set_output(transform="pandas")
     frames = {}
     for name in SEGMENTS:

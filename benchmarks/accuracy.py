@@ -42,7 +42,7 @@ from pathlib import Path
 import _accuracy_results as store
 import _accuracy_schedule as schedule
 import _walk_forward_search as search
-from _accuracy_data import FEATURES, FIELDS, SEGMENTS, SETTINGS, segment_frames, split_name
+from _accuracy_data import FEATURES, LOOKBACK_DAYS, SEGMENTS, SETTINGS, segment_frames, split_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = REPO_ROOT / "benchmarks" / "results" / "accuracy"
@@ -96,7 +96,8 @@ def _common(frames, seed):
     X_valid, y_valid = frames["valid"]
     return {
         **SMOKE_PARAMS,
-        "d_feat": len(FIELDS),
+        # Alpha360's fields x 60 days, whatever the normalisation put side by side
+        "d_feat": frames["train"][0].shape[1] // (LOOKBACK_DAYS + 1),
         "label_norm": None,  # train/valid labels are rank-normalised per day already
         "train_split": ExplicitValidation(X_valid, y_valid),
         "patience": BUDGET["patience"],

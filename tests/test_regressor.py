@@ -379,3 +379,43 @@ def test_keyboard_interrupt_then_resume_reaches_the_uninterrupted_model(market, 
         callbacks=[LoadInitState(Checkpoint(dirname=ckpt, monitor=None))],
     ).fit(X, y)
     np.testing.assert_array_equal(resumed.predict(X_test), uninterrupted)
+
+
+def _fit_rnn(market, **params):
+    X, y, _, _ = market
+    rnn = {"hidden_size": 8, "num_layers": 1, "verbose": 0, "random_state": 0, "lr": 0.01}
+    return RNNRegressor(**{**rnn, **params}).fit(X, y)
+
+
+def test_rnn_restores_the_best_epoch_by_its_monitor(market):
+    chosen = {}
+    for monitor in ("valid_loss", "valid_ic"):
+        recorder = _RecordStates()
+        model = _fit_rnn(market, max_epochs=6, patience=50, monitor=monitor, callbacks=[recorder])
+        stopper = dict(model.callbacks_)["early_stopping"]
+        chosen[monitor] = stopper.best_epoch_ - 1
+        final = model.module_.state_dict()
+        for name, value in recorder.states_[chosen[monitor]].items():
+            torch.testing.assert_close(final[name], value, atol=0, rtol=0)
+    history = model.history_  # the same seed: both fits trained alike, epoch for epoch
+    assert chosen["valid_ic"] == np.argmax(history[:, "valid_ic"])
+    # skorch's loss rule: lower by more than its relative threshold (1e-4) counts
+    assert history[chosen["valid_loss"]]["valid_loss"] <= min(history[:, "valid_loss"]) * 1.0001
+    assert chosen["valid_loss"] != chosen["valid_ic"]  # the rules differ on this fit
+
+
+def test_rnn_stops_when_the_validation_ic_stops_rising(market):
+    model = _fit_rnn(market, max_epochs=30, patience=2, monitor="valid_ic")
+    scores = model.history_[:, "valid_ic"]
+    assert len(scores) < 30 and np.argmax(scores) == len(scores) - 3
+
+
+def test_igmtf_pretraining_stops_on_its_monitor(market):
+    model = _fit(market, pretrain_epochs=4, pretrain_patience=50, pretrain_monitor="valid_ic")
+    base = model.pretrained_model_
+    assert base.monitor == "valid_ic"
+    stopper = dict(base.callbacks_)["early_stopping"]
+    assert stopper.monitor == "valid_ic" and not stopper.lower_is_better
+    assert (
+        _fit(market).pretrained_model_.monitor == "valid_loss"
+    )  # Qlib's GRU rule stays the default

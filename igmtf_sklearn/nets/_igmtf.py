@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.callbacks import EarlyStopping
 
 from ._base import _SCORING_ROWS, _draw_seed, _PanelNet
 from ._date_split import DateValidSplit
@@ -26,7 +25,7 @@ from ._memory_bank import _MemoryBankMixin
 from ._module import IGMTFModule
 from ._persistence import register_net
 from ._rnn import RNNRegressor
-from ._training import MaskedMSELoss
+from ._training import MaskedMSELoss, ic_early_stopping
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -113,6 +112,11 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         Rows per pretraining step.
     pretrain_patience : int or None, default=20
         Early-stopping patience of the pretraining.
+    pretrain_monitor : {"valid_loss", "valid_ic"}, default="valid_loss"
+        What the pretraining's early stopping watches (``RNNRegressor``'s
+        ``monitor``): Qlib's GRU stops on the validation loss; ``"valid_ic"`` keeps
+        the base's epoch with the best validation IC, the rule IGMTF's own epochs
+        follow.
     pretrained : dict, str, os.PathLike, RNNRegressor or None, default=None
         Weights of an already trained base: a state dict or a path to one
         (Qlib's GRU/LSTM ``model_path`` checkpoints load as they are) or a
@@ -196,6 +200,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
         "pretrain_batch_size": [Interval(Integral, 1, None, closed="left")],
         "pretrain_patience": [Interval(Integral, 1, None, closed="left"), None],
+        "pretrain_monitor": [StrOptions({"valid_loss", "valid_ic"})],
         "pretrained": [dict, str, os.PathLike, RNNRegressor, None],
     }
 
@@ -219,6 +224,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         pretrain_lr: float = 1e-3,
         pretrain_batch_size: int = 800,
         pretrain_patience: int | None = 20,
+        pretrain_monitor: Literal["valid_loss", "valid_ic"] = "valid_loss",
         pretrained: dict | str | os.PathLike | RNNRegressor | None = None,
         random_state: RandomState = None,
         n_threads: Literal["auto"] | int | None = "auto",
@@ -258,6 +264,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         self.pretrain_lr = pretrain_lr
         self.pretrain_batch_size = pretrain_batch_size
         self.pretrain_patience = pretrain_patience
+        self.pretrain_monitor = pretrain_monitor
         self.pretrained = pretrained
         self.random_state = random_state
         self.n_threads = n_threads
@@ -268,15 +275,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         return "IGMTF"
 
     def _early_stopping(self):
-        # Qlib keeps the epoch with the highest validation score (strictly higher).
-        return EarlyStopping(
-            monitor="valid_ic",
-            lower_is_better=False,
-            patience=self.patience,
-            threshold=0.0,
-            threshold_mode="abs",
-            load_best=True,
-        )
+        return ic_early_stopping(self.patience)
 
     def _module_kwargs(self):
         return {
@@ -336,6 +335,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             module__fused=architecture.get("fused", True),
             label_norm=None,  # the split panels hold labels normalised already
             patience=self.pretrain_patience,
+            monitor=self.pretrain_monitor,
             clip_value=self.clip_value,
             random_state=_draw_seed(),
             lr=self.pretrain_lr,

@@ -10,7 +10,20 @@ import time
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
+
+
+def ic_early_stopping(patience):
+    """Early stopping on ``valid_ic`` that restores the best epoch, as Qlib's IGMTF stops:
+    it keeps the epoch with the highest validation score, strictly higher."""
+    return EarlyStopping(
+        monitor="valid_ic",
+        lower_is_better=False,
+        patience=patience,
+        threshold=0.0,
+        threshold_mode="abs",
+        load_best=True,
+    )
 
 
 class MaskedMSELoss(torch.nn.Module):

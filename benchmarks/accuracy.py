@@ -76,6 +76,12 @@ REFERENCE = "qlib"
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
 #: together with the GRU it was built on: 8 + 8 epochs, the budget of ``gru``.
 BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretrain")}
+#: Bases that differ from Qlib's in how the GRU is pretrained rather than in its inputs.
+#: A task ``<name>@icstop`` starts from a GRU whose pretraining kept its epoch with the
+#: best validation IC (``RNNRegressor(monitor="valid_ic")``, the rule IGMTF's own epochs
+#: follow) instead of the lowest validation loss, which on rank-normalised labels moves in
+#: the fourth decimal; ``gru@icstop`` trains on by the same rule.
+PRETRAININGS = {"icstop": {"features": "robust", "monitor": "valid_ic"}}
 #: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
 #: them. Each maps a task's (kind, features) to whether it is in.
 POOLS = {
@@ -144,10 +150,11 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     import torch
 
     torch.set_num_threads(1)
-    kind, features = split_name(variant)  # "qlib@cs": a "qlib" fit on the "cs" features
+    kind, base = split_name(variant)  # "qlib@cs": a "qlib" fit on the "cs" base
+    features, monitor = _base(base)
     frames = segment_frames(setting, data_root, cache_dir, features)
     common = _common(frames, seed)
-    gru_path = store.pretrained_path(results_dir, setting, seed, features)
+    gru_path = store.pretrained_path(results_dir, setting, seed, base)
     if search.is_fold_task(variant):
         return _run_fold(setting, variant, seed, results_dir, frames, common, gru_path)
     if (
@@ -160,7 +167,8 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         store.save_predictions(model, frames, results_dir, setting, variant, seed)
         return None
     start, cpu = time.perf_counter(), time.process_time()
-    model, params, extra = _fit(kind, frames, common, gru_path, (results_dir, setting, seed))
+    task = (results_dir, setting, seed)
+    model, params, extra = _fit(kind, frames, common, gru_path, task, monitor)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
     store.save_predictions(model, frames, results_dir, setting, variant, seed)
     history = _history(model)
@@ -169,6 +177,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         "setting": setting,
         "variant": variant,
         "features": features,
+        "base": base,
         "seed": seed,
         "params": {k: repr(v) for k, v in params.items()},
         "budget": BUDGET,
@@ -190,16 +199,22 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     return result
 
 
-def _fit(kind, frames, common, gru_path, task):
+def _base(name):
+    """A base's features and the rule its GRU stops on: ``(features, monitor)``."""
+    spec = PRETRAININGS.get(name, {"features": name, "monitor": "valid_loss"})
+    return spec["features"], spec["monitor"]
+
+
+def _fit(kind, frames, common, gru_path, task, monitor="valid_loss"):
     """The fitted model of a task of this ``kind``, its parameters and extra log entries;
-    ``task`` is ``(results_dir, setting, seed)``."""
+    ``task`` is ``(results_dir, setting, seed)``, ``monitor`` what the GRU stops on."""
     import torch
 
     from igmtf_sklearn import IGMTFRegressor, RNNRegressor
     from igmtf_sklearn.report import atomic_path
 
     X_train, y_train = frames["train"]
-    gru = {"lr": 1e-3, "batch_size": 800}
+    gru = {"lr": 1e-3, "batch_size": 800, "monitor": monitor}
     if kind == "pretrain":
         params = {**gru, "max_epochs": BUDGET["pretrain_epochs"]}
         model = RNNRegressor(**params, **common).fit(X_train, y_train)
@@ -362,14 +377,14 @@ def parse_args(argv=None):
         v
         for v in args.variants
         if split_name(v)[0] not in (*VARIANTS, *SPECIAL)
-        or split_name(v)[1] not in FEATURES
+        or split_name(v)[1] not in (*FEATURES, *PRETRAININGS)
         or (v.startswith("search") and "@" in v)  # the search runs on Qlib's features only
     ]
     if unknown:
         parser.error(
             f"unknown setting(s)/variant(s) {unknown}; settings: {list(SETTINGS)}, "
-            f"variants: {[*SPECIAL, *VARIANTS]}, each optionally @<features> with "
-            f"features in {list(FEATURES)[1:]}"
+            f"variants: {[*SPECIAL, *VARIANTS]}, each optionally @<base> with "
+            f"base in {[*FEATURES[1:], *PRETRAININGS]}"
         )
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")

@@ -106,20 +106,24 @@ def test_vs_qlib_seeds_smoke(tmp_path, data_dir):
 
 def test_accuracy_campaign_smoke(tmp_path, data_dir):
     """accuracy.py end to end on a tiny slice: pretraining, the baselines, a label-reading
-    variant with its grown bank, the grid search, a variant on per-day normalised features
-    with its own pretraining, a rerun that skips what is done, the table."""
+    variant with its grown bank, the grid search, a variant on both normalisations side by
+    side and one whose GRU stops on the validation IC, each with its own pretraining, a rerun
+    that skips what is done, the table."""
     if not (data_dir.parent / "cn_sample500" / "calendars" / "day.txt").is_file():
         pytest.skip("cn_sample500 is not beside the CSI 300 data")
     results, cache = tmp_path / "results", tmp_path / "cache"
     campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
     campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
-    variants = ["--variants", "gru,qlib,labels,search,qlib@cs"]
+    variants = ["--variants", "gru,qlib,labels,search,qlib@both,gru@icstop"]
     out = _run([*campaign, *variants, "--jobs", "2"], timeout=1200)
     # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, and
-    # qlib@cs after its own pretrain@cs
-    assert "11 task(s) to run" in out and "FAILED" not in out
-    assert (results / "pretrained" / "gru_C_cs_seed0.pt").is_file()
-    assert json.loads((results / "C" / "qlib@cs_seed0.json").read_text())["features"] == "cs"
+    # qlib@both and gru@icstop after their own pretrain@both and pretrain@icstop
+    assert "13 task(s) to run" in out and "FAILED" not in out
+    assert (results / "pretrained" / "gru_C_both_seed0.pt").is_file()
+    both = json.loads((results / "C" / "qlib@both_seed0.json").read_text())
+    assert both["features"] == "both" and both["params"] == {}
+    icstop = json.loads((results / "C" / "pretrain@icstop_seed0.json").read_text())
+    assert icstop["features"] == "robust" and icstop["params"]["monitor"] == "'valid_ic'"
     folds = sorted(p.name for p in (results / "C" / "search").glob("*.json"))
     assert len(folds) == 4 and all(name.endswith("_seed0.json") for name in folds)
     searched = json.loads((results / "C" / "search_seed0.json").read_text())["search"]
@@ -132,7 +136,7 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     assert preds["test"].shape == labels["test_y"].shape and np.isfinite(preds["test"]).all()
     assert "0 task(s) to run" in _run([*campaign, *variants])
     table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
-    for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "qlib@cs"):
+    for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "qlib@both"):
         assert f"| C | {variant} | 0 |" in table
     for blend in ("qlib+pretrain", "gru+pretrain"):  # scored from the saved predictions
         assert f"| C | {blend} | 0 |" in table

@@ -83,10 +83,10 @@ BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretra
 #: the fourth decimal; ``gru@icstop`` trains on by the same rule.
 PRETRAININGS = {"icstop": {"features": "robust", "monitor": "valid_ic"}}
 #: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
-#: them. Each maps a task's (kind, features) to whether it is in.
+#: them. Each maps a task's (kind, base) to whether it is in.
 POOLS = {
-    "every model": lambda kind, features: features == "robust",
-    "every IGMTF": lambda kind, features: features == "robust" and kind not in ("pretrain", "gru"),
+    "every model": lambda kind, base: base == "robust",
+    "every IGMTF": lambda kind, base: base == "robust" and kind not in ("pretrain", "gru"),
 }
 
 

@@ -336,14 +336,24 @@ def test_qlib_source_keeps_member_rows_and_full_histories(data_dir):
 # ---------------------------------------------------------------------------
 
 
-def test_config_sets_the_ic_loss_and_label_neighbors(tmp_path):
+def test_config_sets_the_options_beyond_qlib(tmp_path):
     config = tiny_config(tmp_path / "run")
-    config["model"].update(criterion="DailyICLoss", label_neighbors=5, label_horizon=2)
+    config["model"].update(
+        criterion="DailyICLoss", label_neighbors=5, label_horizon=2, pretrain_monitor="valid_ic"
+    )
     config["report"] = False
     result = run_workflow(config, progress=False)
     model = load_model(result["files"]["model"])[-1]
     assert model.criterion is DailyICLoss and model.label_neighbors == 5
     assert model.module_.bank_label.shape == model.module_.bank_mask.shape
+    assert model.pretrained_model_.monitor == "valid_ic"
+
+
+def test_config_refuses_an_unknown_pretrain_monitor(tmp_path):
+    config = tiny_config(tmp_path / "run")
+    config["model"]["pretrain_monitor"] = "ic"
+    with pytest.raises(ValueError, match=r"model\.pretrain_monitor.*valid_ic"):
+        validate_config(config)
 
 
 def test_config_refuses_an_unknown_criterion(tmp_path):

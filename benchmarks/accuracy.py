@@ -80,8 +80,12 @@ BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretra
 #: A task ``<name>@icstop`` starts from a GRU whose pretraining kept its epoch with the
 #: best validation IC (``RNNRegressor(monitor="valid_ic")``, the rule IGMTF's own epochs
 #: follow) instead of the lowest validation loss, which on rank-normalised labels moves in
-#: the fourth decimal; ``gru@icstop`` trains on by the same rule.
-PRETRAININGS = {"icstop": {"features": "robust", "monitor": "valid_ic"}}
+#: the fourth decimal; ``gru@icstop`` trains on by the same rule. ``both_icstop``: the same
+#: on the ``both`` features.
+PRETRAININGS = {
+    "icstop": {"features": "robust", "monitor": "valid_ic"},
+    "both_icstop": {"features": "both", "monitor": "valid_ic"},
+}
 #: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
 #: them. Each maps a task's (kind, base) to whether it is in.
 POOLS = {

@@ -176,7 +176,9 @@ class RNNRegressor(_PanelNet):
     }
 
     def _early_stopping(self):
-        if self.monitor == "valid_ic":
+        # A type test first: get_params() builds the callbacks, and must not raise on a value
+        # (an array, say) that fit's parameter check will refuse with a clear message.
+        if isinstance(self.monitor, str) and self.monitor == "valid_ic":
             return ic_early_stopping(self.patience)
         return EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True)
 

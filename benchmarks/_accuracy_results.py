@@ -70,8 +70,9 @@ def save_predictions(model, frames, results_dir, setting, variant, seed):
         savez(labels, **arrays)
 
 
-def pretrained_path(results_dir, setting, seed, features="robust"):
-    suffix = "" if features == "robust" else f"_{features}"
+def pretrained_path(results_dir, setting, seed, base="robust"):
+    """The GRU pretrained for ``(setting, seed)`` on a base (its features and stopping rule)."""
+    suffix = "" if base == "robust" else f"_{base}"
     return Path(results_dir) / "pretrained" / f"gru_{setting}{suffix}_seed{seed}.pt"
 
 

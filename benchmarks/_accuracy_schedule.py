@@ -2,7 +2,7 @@
 
 A task is ``(setting, variant, seed)``. It is left when its result file is missing, and it
 waits for the files it needs: an IGMTF variant for the GRU pretrained for its
-``(setting, seed, features)``, the ``search`` task for its fold fits.
+``(setting, seed, base)``, the ``search`` task for its fold fits.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def plan(settings, variants, seeds, results_dir):
 
 def _left(setting, variant, seed, results_dir, folds):
     """The task with what it waits for, or None when its files are there already."""
-    kind, features = split_name(variant)
-    gru = store.pretrained_path(results_dir, setting, seed, features)
+    kind, base = split_name(variant)
+    gru = store.pretrained_path(results_dir, setting, seed, base)
     key = (setting, variant, seed)
     if search.is_fold_task(variant):
         done = search.fold_path(results_dir, setting, variant, seed).is_file()
@@ -64,10 +64,10 @@ def run(tasks, jobs, command, results_dir):
             failed = proc.returncode != 0
             state = f"FAILED (exit {proc.returncode})" if failed else "done"
             print(f"{_now()} {'/'.join(map(str, key))}: {state} in {_mins(started)}", flush=True)
-            kind, features = split_name(key[1])
+            kind, base = split_name(key[1])
             if failed and kind == "pretrain":
-                # Without its GRU no variant of this (setting, seed, features) can run.
-                gru = store.pretrained_path(results_dir, key[0], key[2], features)
+                # Without its GRU no variant of this (setting, seed, base) can run.
+                gru = store.pretrained_path(results_dir, key[0], key[2], base)
                 tasks = [t for t in tasks if gru not in t[1]]
         ready = [t for t in tasks if all(Path(p).is_file() for p in t[1])]
         while ready and len(running) < jobs:

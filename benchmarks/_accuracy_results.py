@@ -91,6 +91,22 @@ def load_results(results_dir):
     return rows
 
 
+def kept_epoch(run):
+    """The epoch whose weights a fit kept, 1-based: IGMTF restores its best validation IC;
+    the GRU (``pretrain``, ``gru``) the best epoch of the rule it stopped on, Qlib's
+    validation loss unless its ``monitor`` says otherwise. "-" for blends."""
+    history = run.get("history")
+    if not history:
+        return run.get("best_epoch", "-")
+    if run["variant"].split("@")[0] in ("pretrain", "gru"):
+        monitor = run["params"].get("monitor", "'valid_loss'").strip("'")
+    else:
+        monitor = "valid_ic"
+    values = [row[monitor] for row in history]
+    pick = min if monitor == "valid_loss" else max
+    return values.index(pick(values)) + 1
+
+
 def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "ICIR", "Rank ICIR")):
     """Markdown table: per setting and variant (``order`` first, then the rest sorted),
     mean +- std over seeds, and the paired difference against ``reference`` (mean +-
@@ -104,7 +120,7 @@ def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "I
     lines = [
         f"{segment} | setting | variant | seeds | "
         + " | ".join(metrics)
-        + f" | d Rank IC vs {reference} (paired, +- s.e.) | epochs (best) |",
+        + f" | d Rank IC vs {reference} (paired, +- s.e.) | epochs (kept) |",
         "|---" * (4 + len(metrics)) + "|---|",
     ]
     lines[0] = "| " + lines[0].split(" | ", 1)[1]
@@ -130,7 +146,7 @@ def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "I
                 diff = f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(base):+.0%})"
             else:
                 diff = ""
-            epochs = ", ".join(f"{runs[s]['epochs_run']}({runs[s]['best_epoch']})" for s in seeds)
+            epochs = ", ".join(f"{runs[s]['epochs_run']}({kept_epoch(runs[s])})" for s in seeds)
             lines.append(
                 f"| {setting} | {variant} | {','.join(map(str, seeds))} | "
                 + " | ".join(cells)

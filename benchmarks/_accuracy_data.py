@@ -116,7 +116,8 @@ def _prepare(spec, path, features):
         )
     if features in ("cs", "both"):
         per_day = CSZScoreNorm().fit_transform(X).clip(-3, 3)
-        parts.append(per_day.add_prefix("CS_") if parts else per_day)
+        # beside the robust fields the per-day ones need their own names
+        parts.append(per_day.add_prefix("CS_") if features == "both" else per_day)
     X = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
     fill = Fillna().set_output(transform="pandas")
     frames = {}

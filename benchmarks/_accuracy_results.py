@@ -1,5 +1,7 @@
 """The accuracy campaign's result files, and the tables made from them.
 
+A result is written whole or not at all, with the machine and commit it came from.
+
 Each task writes ``<results>/<setting>/<variant>_seed<k>.json`` (its figures) and
 ``<results>/<setting>/preds/<variant>_seed<k>.npz`` (its valid and test predictions);
 each setting keeps its labels once in ``preds/labels.npz``. The tables need these files
@@ -10,6 +12,8 @@ are scored from the predictions.
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -34,6 +38,50 @@ def predictions_path(results_dir, setting, variant, seed):
 
 def labels_path(results_dir, setting):
     return Path(results_dir) / setting / "preds" / "labels.npz"
+
+
+def write_json(path, record):
+    """Write ``record`` whole or not at all: a result file is never partial."""
+    from igmtf_sklearn.report import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(record, indent=1, default=float))
+
+
+def machine():
+    """Where a result was measured: platform, CPU model, torch and its thread count."""
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def commit():
+    """The checkout's short commit hash, or None outside a git checkout."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def savez(path, **arrays):

@@ -31,10 +31,7 @@ spin-wait and run several times slower.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -195,11 +192,11 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         "fit_cpu_s": fit_cpu,
         **_evaluate(model, frames),
         "rows": {name: len(frames[name][0]) for name in SEGMENTS},
-        "machine": _machine(),
-        "commit": _commit(),
+        "machine": store.machine(),
+        "commit": store.commit(),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    _write_json(store.task_path(results_dir, setting, variant, seed), result)
+    store.write_json(store.task_path(results_dir, setting, variant, seed), result)
     return result
 
 
@@ -271,53 +268,11 @@ def _run_fold(setting, variant, seed, results_dir, frames, common, gru_path):
         seed=seed,
         fit_wall_s=time.perf_counter() - start,
         fit_cpu_s=time.process_time() - cpu,
-        commit=_commit(),
+        commit=store.commit(),
         finished=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
-    _write_json(search.fold_path(results_dir, setting, variant, seed), record)
+    store.write_json(search.fold_path(results_dir, setting, variant, seed), record)
     return record
-
-
-def _write_json(path, record):
-    """Write ``record`` whole or not at all: a result file is never partial."""
-    from igmtf_sklearn.report import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(record, indent=1, default=float))
-
-
-def _machine():
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "processor": _cpu_model(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-    }
-
-
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _commit():
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def run_campaign(args):

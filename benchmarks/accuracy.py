@@ -62,6 +62,9 @@ VARIANTS = {
     # Qlib's hard-coded IGMTF learning rate, tripled: its best epoch is the 6th-8th of 8,
     # so the budget, not overfitting, limits it.
     "lr_3x": {"lr": 3e-4},
+    # Keep the pretrained GRU's output layer and learn the graph's part as a correction
+    # that starts at zero: IGMTF's epochs start from the GRU's predictions, not a new head.
+    "residual": {"residual_head": True},
     # Speed, not accuracy: the bank from the training steps' own hidden states (issue 13).
     "bank_reuse": {"bank_refresh": "training_pass"},
 }

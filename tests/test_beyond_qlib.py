@@ -1,4 +1,5 @@
-"""Options beyond Qlib's IGMTF: the daily-IC loss and the neighbours' known outcomes.
+"""Options beyond Qlib's IGMTF: the daily-IC loss, the neighbours' known outcomes and
+the residual head that starts IGMTF from its pretrained GRU.
 
 The label option reads other days' labels, so most of this file proves that no
 label from the future of the day being trained on or predicted can reach it.
@@ -9,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from igmtf_sklearn import DailyICLoss, IGMTFRegressor
+from igmtf_sklearn import DailyICLoss, IGMTFRegressor, RNNRegressor
+from igmtf_sklearn.nets import IGMTFModule
 
 SMALL = {
     "hidden_size": 8,
@@ -215,3 +217,41 @@ def test_array_labels_must_have_one_per_row(split_market):
     X, y, _, _ = split_market
     with pytest.raises(ValueError, match="one label per row of X"):
         IGMTFRegressor(**SMALL).fit(X, y.to_numpy()[:-1])
+
+
+# -- residual_head: IGMTF starts from its GRU's predictions -------------------------------
+@pytest.fixture(scope="module")
+def small_gru(split_market):
+    X, y, _, _ = split_market
+    return RNNRegressor(hidden_size=8, num_layers=1, max_epochs=2, verbose=0, random_state=3).fit(
+        X, y
+    )
+
+
+def test_residual_head_starts_as_its_pretrained_gru(split_market, small_gru):
+    X, y, X_test, _ = split_market
+    gru_pred = small_gru.predict(X_test)
+    start = IGMTFRegressor(**{**SMALL, "max_epochs": 0}, residual_head=True, pretrained=small_gru)
+    np.testing.assert_allclose(start.fit(X, y).predict(X_test), gru_pred, rtol=0, atol=1e-6)
+    # Qlib's model copies only the recurrent weights: its new head predicts something else.
+    qlib = IGMTFRegressor(**{**SMALL, "max_epochs": 0}, pretrained=small_gru).fit(X, y)
+    assert np.abs(qlib.predict(X_test) - gru_pred).max() > 1e-2
+
+
+def test_residual_head_trains_the_graph_correction(split_market, small_gru):
+    X, y, X_test, _ = split_market
+    model = IGMTFRegressor(**SMALL, residual_head=True, pretrained=small_gru, lr=1e-3).fit(X, y)
+    assert model.module_.fc_out_pred.weight.abs().sum() > 0  # it started at zero
+    moved = np.abs(model.predict(X_test) - small_gru.predict(X_test))
+    assert np.isfinite(moved).all() and moved.max() > 1e-4
+
+
+def test_residual_head_needs_the_gru_output_layer(split_market, small_gru):
+    X, y, _, _ = split_market
+    encoder_only = {k: v for k, v in small_gru.module_.state_dict().items() if k.startswith("rnn.")}
+    model = IGMTFRegressor(**SMALL, residual_head=True, pretrained=encoder_only)
+    with pytest.raises(ValueError, match=r"no 'fc_out\.\*' entries.*residual_head=False"):
+        model.fit(X, y)
+    # Qlib's model needs the encoder only, and its state dict has no extra layer.
+    IGMTFRegressor(**{**SMALL, "max_epochs": 0}, pretrained=encoder_only).fit(X, y)
+    assert not any(key.startswith("fc_out.") for key in IGMTFModule().state_dict())

@@ -83,6 +83,13 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         Trading days after which a day's label is known. Qlib's label
         ``close[t+2] / close[t+1] - 1`` is known two days later. Used only with
         ``label_neighbors``.
+    residual_head : bool, default=False
+        When True, IGMTF keeps its pretrained base's output layer and predicts
+        that GRU's output plus a correction from ``[h, aggregate]`` that starts
+        at zero, so that training starts from the pretrained GRU's predictions
+        instead of a new, random head. False is Qlib's model, which copies only
+        the base's recurrent weights. Needs the base's ``fc_out.*`` weights when
+        ``pretrained`` is given.
     bank_refresh : {"epoch", "training_pass"}, default="epoch"
         How the memory bank is refreshed between epochs. ``"epoch"`` (Qlib's):
         every training row is encoded again, in eval mode, with the weights of
@@ -195,6 +202,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         "n_neighbor": [Interval(Integral, 1, None, closed="left")],
         "label_neighbors": [Interval(Integral, 0, None, closed="left")],
         "label_horizon": [Interval(Integral, 1, None, closed="left")],
+        "residual_head": ["boolean"],
         "bank_refresh": [StrOptions({"epoch", "training_pass"})],
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
@@ -216,6 +224,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         n_neighbor: int = 10,
         label_neighbors: int = 0,
         label_horizon: int = 2,
+        residual_head: bool = False,
         bank_refresh: Literal["epoch", "training_pass"] = "epoch",
         label_norm: Literal["csrank", "cszscore"] | None = "csrank",
         patience: int | None = 20,
@@ -256,6 +265,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         self.n_neighbor = n_neighbor
         self.label_neighbors = label_neighbors
         self.label_horizon = label_horizon
+        self.residual_head = residual_head
         self.bank_refresh = bank_refresh
         self.label_norm = label_norm
         self.patience = patience
@@ -283,6 +293,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             "k_day": self.k_day,
             "n_neighbor": self.n_neighbor,
             "label_neighbors": self.label_neighbors,
+            "residual_head": self.residual_head,
         }
 
     def get_iterator(self, dataset: Dataset, training: bool = False) -> Iterable:
@@ -314,9 +325,22 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         )
 
     def _load_encoder(self, state_dict):
-        rnn_state = {k[len("rnn.") :]: v for k, v in state_dict.items() if k.startswith("rnn.")}
+        """Copy the base's ``rnn.*`` weights, and with ``residual_head`` its ``fc_out.*``."""
+        self._load_part(state_dict, "rnn")
+        if self.module_.residual_head:
+            if not any(key.startswith("fc_out.") for key in state_dict):
+                raise ValueError(
+                    "residual_head=True starts from the pretrained GRU's output layer, but the "
+                    "pretrained weights have no 'fc_out.*' entries: pass the GRU's whole state "
+                    "dict (RNNRegressor.module_.state_dict()), or set residual_head=False."
+                )
+            self._load_part(state_dict, "fc_out")
+
+    def _load_part(self, state_dict, name):
+        prefix = f"{name}."
+        part = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
         try:
-            self.module_.rnn.load_state_dict(rnn_state)
+            getattr(self.module_, name).load_state_dict(part)
         except RuntimeError as error:
             raise ValueError(
                 "The pretrained weights do not fit this encoder (check base_model, hidden_size, "

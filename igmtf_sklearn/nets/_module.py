@@ -83,6 +83,14 @@ class IGMTFModule(nn.Module):
         enter the prediction through a learned scale (``label_out``). Needs a bank
         set with labels and dates, and an ``allowed`` day mask in ``forward`` so
         that no label from a query day's future can reach it. 0 is Qlib's model.
+    residual_head : bool, default=False
+        When True, the prediction is the base GRU's own output layer (``fc_out``,
+        named as :class:`RNNModule`'s so that a pretrained GRU's state dict fills
+        it) applied to the encoder's last state, plus the graph head's
+        ``fc_out_pred([h, aggregate])`` as a correction, initialised to zero. A
+        module given the pretrained GRU's weights then starts out predicting
+        exactly what that GRU predicts, and training adds what the neighbours
+        bring. False is Qlib's model, whose head starts from random weights.
     fused : bool, default=True
         Run the encoder through the fused CPU kernel (:class:`FusedGRU` /
         :class:`FusedLSTM`: same parameters and state dict as ``nn.GRU`` /
@@ -118,6 +126,7 @@ class IGMTFModule(nn.Module):
         k_day: int = 10,
         n_neighbor: int = 10,
         label_neighbors: int = 0,
+        residual_head: bool = False,
         fused: bool = True,
     ) -> None:
         super().__init__()
@@ -143,6 +152,13 @@ class IGMTFModule(nn.Module):
             self.label_out = nn.Linear(1, 1)
             self.register_buffer("bank_label", torch.zeros(0, 0))
             self.register_buffer("bank_dates", torch.zeros(0, dtype=torch.long))
+        self.residual_head = residual_head
+        if residual_head:
+            # Registered only with the option on, so Qlib's state dict stays as it is.
+            self.fc_out = nn.Linear(hidden_size, 1)
+            # The correction starts at zero: the module starts as its base GRU.
+            nn.init.zeros_(self.fc_out_pred.weight)
+            nn.init.zeros_(self.fc_out_pred.bias)
 
     # -- encoder and memory bank ------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -237,13 +253,16 @@ class IGMTFModule(nn.Module):
         if allowed is not None and allowed.dim() == 1:
             allowed = allowed.unsqueeze(0)
         n_days, n_rows = x.shape[:2]
-        h = self.encode(x.reshape(n_days * n_rows, -1)).reshape(n_days, n_rows, -1)
+        last_state = _last_hidden(self.rnn, x.reshape(n_days * n_rows, -1), self.d_feat)
+        h = self.lins(last_state).reshape(n_days, n_rows, -1)  # encode(x), keeping last_state
         if self.training and self.keep_hidden:
             # IGMTFRegressor(bank_refresh="training_pass") builds the next bank from these.
             self.kept_hidden_ = h.detach()
         candidates, candidate_mask, labels = self._candidates(h, mask, allowed)
         aggregate, label_mean = self._aggregate(h, candidates, candidate_mask, labels)
         pred = self.fc_out_pred(torch.cat([h, aggregate], dim=-1)).squeeze(-1)
+        if self.residual_head:
+            pred = pred + self.fc_out(last_state).reshape(n_days, n_rows)
         if label_mean is not None:
             pred = pred + self.label_out(label_mean.unsqueeze(-1)).squeeze(-1)
         return pred[0] if one_day else pred

@@ -339,7 +339,11 @@ def test_qlib_source_keeps_member_rows_and_full_histories(data_dir):
 def test_config_sets_the_options_beyond_qlib(tmp_path):
     config = tiny_config(tmp_path / "run")
     config["model"].update(
-        criterion="DailyICLoss", label_neighbors=5, label_horizon=2, pretrain_monitor="valid_ic"
+        criterion="DailyICLoss",
+        label_neighbors=5,
+        label_horizon=2,
+        pretrain_monitor="valid_ic",
+        residual_head=True,
     )
     config["report"] = False
     result = run_workflow(config, progress=False)
@@ -347,6 +351,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
     assert model.criterion is DailyICLoss and model.label_neighbors == 5
     assert model.module_.bank_label.shape == model.module_.bank_mask.shape
     assert model.pretrained_model_.monitor == "valid_ic"
+    assert model.module_.residual_head and "fc_out.weight" in model.module_.state_dict()
 
 
 def test_config_refuses_an_unknown_pretrain_monitor(tmp_path):

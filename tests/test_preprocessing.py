@@ -517,6 +517,16 @@ def test_cs_transformers_in_pandas_pipeline(cls):
         cls().set_output(transform="polars")
 
 
+def test_cs_zscore_clip():
+    panel = cs_panel()
+    scores = CSZScoreNorm().fit_transform(panel)
+    clipped = CSZScoreNorm(clip=0.5).fit_transform(panel)
+    pd.testing.assert_frame_equal(clipped, scores.clip(-0.5, 0.5))
+    assert scores.abs().max().max() > 0.5  # the clip did something
+    with pytest.raises(InvalidParameterError, match="'clip' parameter"):
+        CSZScoreNorm(clip=0).fit(panel)
+
+
 @pytest.mark.parametrize("cls", [CSZScoreNorm, CSRankNorm])
 def test_cs_transformers_reject_bad_input(cls):
     panel = cs_panel()

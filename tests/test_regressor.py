@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from igmtf_sklearn import DateValidSplit, ExplicitValidation
-from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
+from igmtf_sklearn.preprocessing import CSZScoreNorm, Fillna, RobustZScoreNorm
 from igmtf_sklearn.regressor import IGMTFRegressor, RNNRegressor
 
 SMALL = {
@@ -85,6 +85,22 @@ def test_pretraining_initialises_the_encoder(market):
         torch.testing.assert_close(weight, base.module_.rnn.state_dict()[name])
     # max_epochs=0 still leaves a memory bank, so the model can predict.
     assert model.predict(market[2]).shape == (len(market[2]),)
+
+
+def test_two_normalisations_side_by_side_read_as_twice_the_fields(market):
+    # Qlib's normalisation and the per-day z-score of the same Alpha360 columns, joined
+    # by scikit-learn's FeatureUnion: its prefixed names are still a layout d_feat is
+    # inferred from, each part's fields counted separately.
+    X, y, X_test, _ = market
+    both = FeatureUnion(
+        [("robust", RobustZScoreNorm(clip_outlier=True)), ("per_day", CSZScoreNorm(clip=3))]
+    )
+    model = make_pipeline(both, Fillna(), IGMTFRegressor(**SMALL)).set_output(transform="pandas")
+    model.fit(X, y)
+    fields = X.shape[1] // 5  # the market's window is 5 days
+    assert model[-1].d_feat_ == 2 * fields
+    assert list(model[-1].feature_names_in_[:2]) == ["robust__CLOSE4", "robust__CLOSE3"]
+    assert np.isfinite(model.predict(X_test)).all()
 
 
 def test_pretraining_off(market):

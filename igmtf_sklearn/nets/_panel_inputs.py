@@ -21,7 +21,8 @@ from ..preprocessing import cs_rank_norm, cs_zscore_norm
 from ._day_data import DayPanel
 
 _LABEL_NORMS = {"csrank": cs_rank_norm, "cszscore": cs_zscore_norm, None: None}
-_ALPHA_COLUMN = re.compile(r"^([A-Z]+)(\d+)$")
+# ``CLOSE59``, or ``robust__CLOSE59`` as scikit-learn's FeatureUnion names its parts' columns.
+_ALPHA_COLUMN = re.compile(r"^(?:(\w+?)__)?([A-Z]+)(\d+)$")
 
 
 class _InputLayout(NamedTuple):
@@ -36,14 +37,18 @@ class _InputLayout(NamedTuple):
 
 
 def _infer_d_feat(columns):
-    """Number of fields of an Alpha360 layout (``CLOSE59 .. CLOSE0, OPEN59 ..``), or None."""
+    """Number of fields of an Alpha360 layout (``CLOSE59 .. CLOSE0, OPEN59 ..``), or None.
+
+    Columns a ``FeatureUnion`` prefixed (``robust__CLOSE59 .. per_day__VOLUME0``) count
+    each part's fields separately: two normalisations of 5 fields are 10 fields.
+    """
     matches = [_ALPHA_COLUMN.match(str(c)) for c in columns]
     if not all(matches):
         return None
-    fields = list(dict.fromkeys(m.group(1) for m in matches))
+    fields = list(dict.fromkeys(m.groups()[:2] for m in matches))
     # Feature-major: each field's lags form one block, oldest first (CLOSE59 .. CLOSE0).
     seq_len = len(columns) // len(fields)
-    expected = [(f, str(lag)) for f in fields for lag in range(seq_len - 1, -1, -1)]
+    expected = [(*f, str(lag)) for f in fields for lag in range(seq_len - 1, -1, -1)]
     return len(fields) if [m.groups() for m in matches] == expected else None
 
 

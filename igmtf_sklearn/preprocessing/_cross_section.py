@@ -13,12 +13,13 @@ middle axis, block of days by block of days to bound memory on wide frames.
 from __future__ import annotations
 
 import warnings
+from numbers import Real
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import validate_params
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import validate_data
 
 from .._utils._panel import check_panel_index, day_slices
@@ -283,6 +284,12 @@ class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     Stateless: :meth:`fit` only checks the input and records its columns, and
     :meth:`transform` also works unfitted.
 
+    Parameters
+    ----------
+    clip : float or None, default=None
+        Clip the z-scores to ``[-clip, clip]``, as ``RobustZScoreNorm(clip_outlier=True)``
+        clips to 3; None (Qlib's ``CSZScoreNorm``) does not clip.
+
     Input and output are panels (pandas DataFrame or Series indexed by
     ``(datetime, instrument)``); the output has the input's type, index and
     names, so a label Series stays a Series.
@@ -309,9 +316,32 @@ class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     >>> X = pd.DataFrame({"f": [1.0, 2.0, 3.0, 10.0, 30.0, 20.0]}, index=index)
     >>> CSZScoreNorm().fit_transform(X)["f"].tolist()
     [-1.0, 0.0, 1.0, -1.0, 1.0, 0.0]
+    >>> CSZScoreNorm(clip=0.5).fit_transform(X)["f"].tolist()
+    [-0.5, 0.0, 0.5, -0.5, 0.5, 0.0]
     """
 
     _day_func = staticmethod(_zscore_days)
+    _parameter_constraints: dict = {"clip": [Interval(Real, 0, None, closed="neither"), None]}
+
+    def __init__(self, clip: float | None = None) -> None:
+        self.clip = clip
+
+    def transform(self, X: PandasObj) -> PandasObj:
+        """Z-score each day's cross-section, then clip to ``clip`` if set.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or pandas.Series
+            Numeric panel indexed by ``(datetime, instrument)``, with the
+            columns seen in :meth:`fit`.
+
+        Returns
+        -------
+        X_tr : pandas.DataFrame or pandas.Series
+            Same type, index and names as ``X``.
+        """
+        scores = super().transform(X)
+        return scores if self.clip is None else scores.clip(-self.clip, self.clip)
 
 
 class CSRankNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):

@@ -59,8 +59,9 @@ def segment_frames(setting, data_root, cache_dir, features="robust"):
     Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna;
     with ``features="cs"`` the normalisation is a per-day z-score clipped to +-3
     (RobustZScoreNorm's clip), so no statistic crosses days; ``features="both"`` puts the
-    two side by side, field after field as Alpha360 orders them (``CS_`` names the
-    per-day ones), so the network reads ``2 x 5`` fields per day.
+    two side by side (``normalisation``: the ``FeatureUnion`` of docs/preprocessing.md),
+    so the network reads ``2 x 5`` fields per day. Files cached before that pipeline
+    name the per-day columns ``CS_*``; their values are the same, bit for bit.
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
     the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm); test keeps
     the raw labels, which the test IC is computed against.
@@ -81,19 +82,31 @@ def segment_frames(setting, data_root, cache_dir, features="robust"):
     return frames
 
 
+def normalisation(features):
+    """The features' normalisation, the pipeline step a user would write.
+
+    ``robust``: Qlib's ``RobustZScoreNorm(clip_outlier=True)``, fitted on the training
+    years; ``cs``: the per-day z-score, clipped to +-3 as the robust one clips;
+    ``both``: the two side by side in a ``FeatureUnion`` (``robust__*``, ``per_day__*``).
+    """
+    from sklearn.pipeline import FeatureUnion
+
+    from igmtf_sklearn.preprocessing import CSZScoreNorm, RobustZScoreNorm
+
+    robust, per_day = RobustZScoreNorm(clip_outlier=True), CSZScoreNorm(clip=3)
+    steps = {
+        "robust": robust,
+        "cs": per_day,
+        "both": FeatureUnion([("robust", robust), ("per_day", per_day)]),
+    }
+    return steps[features].set_output(transform="pandas")
+
+
 def _prepare(spec, path, features):
     import numpy as np
-    import pandas as pd
 
     from igmtf_sklearn.datasets import load_qlib
-    from igmtf_sklearn.preprocessing import (
-        Alpha360,
-        CSZScoreNorm,
-        Fillna,
-        RobustZScoreNorm,
-        cs_rank_norm,
-        forward_return,
-    )
+    from igmtf_sklearn.preprocessing import Alpha360, Fillna, cs_rank_norm, forward_return
 
     if not (path / "calendars" / "day.txt").is_file():
         raise SystemExit(f"No Qlib data at {path}: pass --data-root (the folder holding it).")
@@ -108,17 +121,8 @@ def _prepare(spec, path, features):
     keep = ohlcv["member"].to_numpy() & (dates >= spec["train"][0]) & (dates <= spec["test"][1])
     X, y = X[keep], y[keep]
     dates = X.index.get_level_values(0)
-    parts = []
-    if features in ("robust", "both"):
-        norm = RobustZScoreNorm(clip_outlier=True).set_output(transform="pandas")
-        parts.append(
-            norm.fit(X[(dates >= spec["train"][0]) & (dates <= spec["train"][1])]).transform(X)
-        )
-    if features in ("cs", "both"):
-        per_day = CSZScoreNorm().fit_transform(X).clip(-3, 3)
-        # beside the robust fields the per-day ones need their own names
-        parts.append(per_day.add_prefix("CS_") if features == "both" else per_day)
-    X = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
+    train = (dates >= spec["train"][0]) & (dates <= spec["train"][1])
+    X = normalisation(features).fit(X[train]).transform(X)
     fill = Fillna().set_output(transform="pandas")
     frames = {}
     for name in SEGMENTS:

@@ -107,23 +107,25 @@ def test_vs_qlib_seeds_smoke(tmp_path, data_dir):
 def test_accuracy_campaign_smoke(tmp_path, data_dir):
     """accuracy.py end to end on a tiny slice: pretraining, the baselines, a label-reading
     variant with its grown bank, the grid search, a variant on both normalisations side by
-    side and one whose GRU stops on the validation IC, each with its own pretraining, a rerun
-    that skips what is done, the table."""
+    side and one whose GRU stops on the validation IC, each with its own pretraining, IGMTF
+    on a frozen encoder, a rerun that skips what is done, the table."""
     if not (data_dir.parent / "cn_sample500" / "calendars" / "day.txt").is_file():
         pytest.skip("cn_sample500 is not beside the CSI 300 data")
     results, cache = tmp_path / "results", tmp_path / "cache"
     campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
     campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
-    variants = ["--variants", "gru,qlib,labels,search,qlib@both,gru@icstop"]
+    variants = ["--variants", "gru,qlib,labels,search,qlib@both,gru@icstop,frozen"]
     out = _run([*campaign, *variants, "--jobs", "2"], timeout=1200)
     # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, and
-    # qlib@both and gru@icstop after their own pretrain@both and pretrain@icstop
-    assert "13 task(s) to run" in out and "FAILED" not in out
+    # qlib@both and gru@icstop after their own pretrain@both and pretrain@icstop, frozen
+    assert "14 task(s) to run" in out and "FAILED" not in out
     assert (results / "pretrained" / "gru_C_both_seed0.pt").is_file()
     both = json.loads((results / "C" / "qlib@both_seed0.json").read_text())
     assert both["features"] == "both" and both["params"] == {}
     icstop = json.loads((results / "C" / "pretrain@icstop_seed0.json").read_text())
     assert icstop["features"] == "robust" and icstop["params"]["monitor"] == "'valid_ic'"
+    frozen = json.loads((results / "C" / "frozen_seed0.json").read_text())
+    assert frozen["params"] == {"residual_head": "True", "freeze": "'rnn.*'"}
     folds = sorted(p.name for p in (results / "C" / "search").glob("*.json"))
     assert len(folds) == 4 and all(name.endswith("_seed0.json") for name in folds)
     searched = json.loads((results / "C" / "search_seed0.json").read_text())["search"]

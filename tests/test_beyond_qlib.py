@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from skorch.callbacks import Freezer
 
 from igmtf_sklearn import DailyICLoss, IGMTFRegressor, RNNRegressor
 from igmtf_sklearn.nets import IGMTFModule
@@ -255,3 +256,18 @@ def test_residual_head_needs_the_gru_output_layer(split_market, small_gru):
     # Qlib's model needs the encoder only, and its state dict has no extra layer.
     IGMTFRegressor(**{**SMALL, "max_epochs": 0}, pretrained=encoder_only).fit(X, y)
     assert not any(key.startswith("fc_out.") for key in IGMTFModule().state_dict())
+
+
+def test_residual_head_on_a_frozen_encoder(split_market, small_gru):
+    # skorch's Freezer keeps the GRU's representation as it is: only the graph's part
+    # and the GRU's output layer train.
+    X, y, _, _ = split_market
+    freeze = ("freeze", Freezer("rnn.*"))
+    model = IGMTFRegressor(
+        **SMALL, residual_head=True, pretrained=small_gru, lr=1e-2, callbacks=[freeze]
+    ).fit(X, y)
+    gru_state = small_gru.module_.state_dict()
+    for name, weight in model.module_.rnn.state_dict().items():
+        assert torch.equal(weight, gru_state["rnn." + name])
+    assert not torch.equal(model.module_.fc_out.weight, gru_state["fc_out.weight"])
+    assert model.module_.fc_out_pred.weight.abs().sum() > 0

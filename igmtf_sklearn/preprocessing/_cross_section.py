@@ -284,15 +284,15 @@ class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     Stateless: :meth:`fit` only checks the input and records its columns, and
     :meth:`transform` also works unfitted.
 
+    Input and output are panels (pandas DataFrame or Series indexed by
+    ``(datetime, instrument)``); the output has the input's type, index and
+    names, so a label Series stays a Series.
+
     Parameters
     ----------
     clip : float or None, default=None
         Clip the z-scores to ``[-clip, clip]``, as ``RobustZScoreNorm(clip_outlier=True)``
         clips to 3; None (Qlib's ``CSZScoreNorm``) does not clip.
-
-    Input and output are panels (pandas DataFrame or Series indexed by
-    ``(datetime, instrument)``); the output has the input's type, index and
-    names, so a label Series stays a Series.
 
     Attributes
     ----------

@@ -238,7 +238,11 @@ class _CrossSectionalNorm(
         if hasattr(self, "n_features_in_"):
             # Stateless, so transform also works unfitted; once fitted, columns must match.
             validate_data(self, _as_frame(X), reset=False, skip_check_array=True)
-        return _normalize_panel(X, self._day_func, index)
+        return self._finish(_normalize_panel(X, self._day_func, index))
+
+    def _finish(self, normalized):
+        """Hook for a subclass's last step on the normalized panel (CSZScoreNorm's clip)."""
+        return normalized
 
     def set_output(self, *, transform: str | None = None) -> _CrossSectionalNorm:
         """Accept pandas output; the output always is the input's pandas type.
@@ -326,21 +330,7 @@ class CSZScoreNorm(_CrossSectionalNorm, auto_wrap_output_keys=None):
     def __init__(self, clip: float | None = None) -> None:
         self.clip = clip
 
-    def transform(self, X: PandasObj) -> PandasObj:
-        """Z-score each day's cross-section, then clip to ``clip`` if set.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or pandas.Series
-            Numeric panel indexed by ``(datetime, instrument)``, with the
-            columns seen in :meth:`fit`.
-
-        Returns
-        -------
-        X_tr : pandas.DataFrame or pandas.Series
-            Same type, index and names as ``X``.
-        """
-        scores = super().transform(X)
+    def _finish(self, scores):
         return scores if self.clip is None else scores.clip(-self.clip, self.clip)
 
 

@@ -30,6 +30,7 @@ from ._panel_inputs import _PanelInputsMixin
 from ._persistence import load_model, register_param_classes, save_model
 from ._progress import FitProgress
 from ._training import DailyICLoss, GradientValueClipping, MaskedMSELoss, ValidDailyIC
+from ._weight_average import WeightAverage
 
 # The losses a saved model may name as its criterion.
 register_param_classes(MaskedMSELoss, DailyICLoss)
@@ -75,6 +76,7 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         "label_norm": [StrOptions({"csrank", "cszscore"}), None],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "ema_halflife": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
         "n_threads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -168,6 +170,40 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
 
     def _initialize_weights(self, train, valid):
         """Hook run once the network is built, before training (IGMTF pretrains here)."""
+
+    # -- weight averaging (``ema_halflife``) ------------------------------------
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Start each fit with a fresh average (``ema_halflife``), begun at the first step."""
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._weight_average_ = WeightAverage(self.ema_halflife) if self.ema_halflife else None
+
+    def train_step(self, batch, **fit_params):
+        """skorch's step, then the step's weights folded into the average."""
+        step = super().train_step(batch, **fit_params)
+        if self._weight_average_ is not None:
+            self._weight_average_.update(self.module_)
+        return step
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Train from the trained weights; validate, keep and refresh with the average.
+
+        The average goes in when the training pass ends and stays until the next one
+        starts, so validation, early stopping's kept weights and (IGMTF) the next
+        epoch's memory bank all see the averaged network.
+        """
+        average = self._weight_average_ if training and iterator is not None else None
+        if average is not None:
+            if not average.started:
+                average.start(self.module_, steps_per_epoch=len(iterator))
+            average.swap_out(self.module_)
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        if average is not None:
+            average.swap_in(self.module_)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Keep the averaged weights (or early stopping's best): drop the trained ones."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._weight_average_ = None
 
     def _callbacks_before_log(self):
         """Default callbacks between skorch's losses and the log line."""

@@ -110,6 +110,15 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         early stopping.
     clip_value : float or None, default=3.0
         Gradient value clipping, as Qlib.
+    ema_halflife : float or None, default=None
+        When set, the network that is validated, kept by early stopping and
+        returned is an exponential moving average of the weights over the
+        training steps (Polyak averaging), with this half-life in epochs, in the
+        pretraining as in IGMTF's epochs (each its own average); training
+        itself goes on from the trained weights. The memory bank is rebuilt
+        with the averaged weights. It smooths the epoch-to-epoch
+        noise of the validation IC (on CSI 300 consecutive epochs of Qlib's GRU
+        scored 0.025 and 0.061). None (the default) is Qlib's model.
     pretrain_epochs : int, default=200
         Epochs of base-RNN pretraining at most (it early-stops on validation
         loss after ``pretrain_patience`` epochs); 0 skips pretraining.
@@ -229,6 +238,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         label_norm: Literal["csrank", "cszscore"] | None = "csrank",
         patience: int | None = 20,
         clip_value: float | None = 3.0,
+        ema_halflife: float | None = None,
         pretrain_epochs: int = 200,
         pretrain_lr: float = 1e-3,
         pretrain_batch_size: int = 800,
@@ -270,6 +280,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         self.label_norm = label_norm
         self.patience = patience
         self.clip_value = clip_value
+        self.ema_halflife = ema_halflife
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_lr = pretrain_lr
         self.pretrain_batch_size = pretrain_batch_size
@@ -361,6 +372,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             patience=self.pretrain_patience,
             monitor=self.pretrain_monitor,
             clip_value=self.clip_value,
+            ema_halflife=self.ema_halflife,
             random_state=_draw_seed(),
             lr=self.pretrain_lr,
             max_epochs=self.pretrain_epochs,

@@ -54,7 +54,9 @@ def test_the_fitted_weights_are_the_mean_of_the_steps_and_training_is_unchanged(
         for a, b in zip(trained, reference, strict=True):
             torch.testing.assert_close(a, b, atol=0, rtol=0)
     for kept, *history in zip(averaged.module_.parameters(), *steps, strict=True):
-        torch.testing.assert_close(kept.detach(), torch.stack(history).mean(0), atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            kept.detach(), torch.stack(history).mean(0), atol=1e-6, rtol=1e-5
+        )
     last = [p.detach() for p in plain.module_.parameters()]
     assert any(not torch.equal(a.detach(), b) for a, b in zip(averaged.module_.parameters(), last))
 

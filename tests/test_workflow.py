@@ -344,6 +344,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
         label_horizon=2,
         pretrain_monitor="valid_ic",
         residual_head=True,
+        ema_halflife=1.0,
     )
     config["report"] = False
     result = run_workflow(config, progress=False)
@@ -351,6 +352,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
     assert model.criterion is DailyICLoss and model.label_neighbors == 5
     assert model.module_.bank_label.shape == model.module_.bank_mask.shape
     assert model.pretrained_model_.monitor == "valid_ic"
+    assert model.ema_halflife == model.pretrained_model_.ema_halflife == 1.0
     assert model.module_.residual_head and "fc_out.weight" in model.module_.state_dict()
 
 

@@ -115,10 +115,11 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         returned is an exponential moving average of the weights over the
         training steps (Polyak averaging), with this half-life in epochs, in the
         pretraining as in IGMTF's epochs (each its own average); training
-        itself goes on from the trained weights. The memory bank is rebuilt
-        with the averaged weights. It smooths the epoch-to-epoch
-        noise of the validation IC (on CSI 300 consecutive epochs of Qlib's GRU
-        scored 0.025 and 0.061). None (the default) is Qlib's model.
+        itself goes on from the trained weights. With ``bank_refresh="epoch"``
+        the memory bank is rebuilt with the averaged weights. It smooths the
+        epoch-to-epoch noise of the validation IC (on CSI 300 consecutive
+        epochs of Qlib's GRU scored 0.025 and 0.061). None (the default) is
+        Qlib's model.
     pretrain_epochs : int, default=200
         Epochs of base-RNN pretraining at most (it early-stops on validation
         loss after ``pretrain_patience`` epochs); 0 skips pretraining.

@@ -180,8 +180,9 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
     def train_step(self, batch, **fit_params):
         """skorch's step, then the step's weights folded into the average."""
         step = super().train_step(batch, **fit_params)
-        if self._weight_average_ is not None:
-            self._weight_average_.update(self.module_)
+        average = getattr(self, "_weight_average_", None)  # None outside fit's loop
+        if average is not None:
+            average.update(self.module_)
         return step
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
@@ -191,7 +192,9 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         starts, so validation, early stopping's kept weights and (IGMTF) the next
         epoch's memory bank all see the averaged network.
         """
-        average = self._weight_average_ if training and iterator is not None else None
+        average = getattr(self, "_weight_average_", None)  # None outside fit's loop
+        if not training or iterator is None:
+            average = None
         if average is not None:
             if not average.started:
                 average.start(self.module_, steps_per_epoch=len(iterator))

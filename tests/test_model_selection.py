@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _small_nets import SMALL_IGMTF
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import loguniform
@@ -31,15 +32,8 @@ from igmtf_sklearn.model_selection import (
 from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
 from igmtf_sklearn.regressor import IGMTFRegressor
 
-SMALL = {
-    "num_layers": 1,
-    "k_day": 3,
-    "n_neighbor": 4,
-    "pretrain_epochs": 1,
-    "max_epochs": 2,
-    "verbose": 0,
-    "random_state": 0,
-}
+# The grid sets hidden_size.
+SMALL = {k: v for k, v in SMALL_IGMTF.items() if k != "hidden_size"}
 GRID = {"igmtfregressor__hidden_size": [4, 8]}
 SCORING = {"ic": ic_scorer, "rank_ic": rank_ic_scorer}
 

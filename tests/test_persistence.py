@@ -5,22 +5,12 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _small_nets import SMALL_IGMTF as SMALL
 from sklearn.pipeline import make_pipeline
 
 from igmtf_sklearn import IGMTFRegressor
 from igmtf_sklearn.persistence import FORMAT_VERSION, load_model, save_model
 from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
-
-SMALL = {
-    "hidden_size": 8,
-    "num_layers": 1,
-    "k_day": 3,
-    "n_neighbor": 4,
-    "pretrain_epochs": 1,
-    "max_epochs": 2,
-    "verbose": 0,
-    "random_state": 0,
-}
 
 
 @pytest.fixture(scope="module")

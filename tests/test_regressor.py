@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _small_nets import SMALL_IGMTF as SMALL
+from _small_nets import SMALL_RNN
 from sklearn.base import clone
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
@@ -15,17 +17,6 @@ from skorch.callbacks import Callback, Checkpoint, LoadInitState
 from igmtf_sklearn import DateValidSplit, ExplicitValidation
 from igmtf_sklearn.preprocessing import CSZScoreNorm, Fillna, RobustZScoreNorm
 from igmtf_sklearn.regressor import IGMTFRegressor, RNNRegressor
-
-SMALL = {
-    "hidden_size": 8,
-    "num_layers": 1,
-    "k_day": 3,
-    "n_neighbor": 4,
-    "pretrain_epochs": 1,
-    "max_epochs": 2,
-    "verbose": 0,
-    "random_state": 0,
-}
 
 
 @pytest.fixture(scope="module")
@@ -399,8 +390,7 @@ def test_keyboard_interrupt_then_resume_reaches_the_uninterrupted_model(market, 
 
 def _fit_rnn(market, **params):
     X, y, _, _ = market
-    rnn = {"hidden_size": 8, "num_layers": 1, "verbose": 0, "random_state": 0, "lr": 0.01}
-    return RNNRegressor(**{**rnn, **params}).fit(X, y)
+    return RNNRegressor(**{**SMALL_RNN, **params}).fit(X, y)
 
 
 def test_rnn_restores_the_best_epoch_by_its_monitor(market):

@@ -3,21 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from _small_nets import SMALL_IGMTF, SMALL_RNN
 from skorch.callbacks import Callback
 
 from igmtf_sklearn import ExplicitValidation, IGMTFRegressor, RNNRegressor
-
-RNN = {"hidden_size": 8, "num_layers": 1, "verbose": 0, "random_state": 0, "lr": 0.01}
-IGMTF = {
-    "hidden_size": 8,
-    "num_layers": 1,
-    "k_day": 3,
-    "n_neighbor": 4,
-    "pretrain_epochs": 1,
-    "max_epochs": 2,
-    "verbose": 0,
-    "random_state": 0,
-}
 
 
 class _RecordSteps(Callback):
@@ -44,7 +33,7 @@ def test_the_fitted_weights_are_the_mean_of_the_steps_and_training_is_unchanged(
     fits = {}
     for halflife in (None, 1e9):  # a half-life this long: the plain mean of every step
         recorder = _RecordSteps()
-        params = {**RNN, "max_epochs": 2, "train_split": None, "callbacks": [recorder]}
+        params = {**SMALL_RNN, "max_epochs": 2, "train_split": None, "callbacks": [recorder]}
         model = RNNRegressor(ema_halflife=halflife, **params).fit(X, y)
         fits[halflife] = model, recorder.steps_
     (plain, plain_steps), (averaged, steps) = fits[None], fits[1e9]
@@ -69,23 +58,23 @@ def test_validation_scores_the_averaged_network_that_fit_returns(split_market):
         patience=None,
         label_norm=None,  # valid_ic against the raw labels, as score() computes it
         train_split=ExplicitValidation(X_valid, y_valid),
-        **RNN,
+        **SMALL_RNN,
     ).fit(X, y)
     assert model.history_[-1, "valid_ic"] == pytest.approx(model.score(X_valid, y_valid), abs=1e-6)
 
 
 def test_a_vanishing_half_life_is_the_plain_fit(split_market):
     X, y, X_test, _ = split_market
-    plain = IGMTFRegressor(**IGMTF).fit(X, y).predict(X_test)
-    latest = IGMTFRegressor(ema_halflife=1e-12, **IGMTF).fit(X, y).predict(X_test)
+    plain = IGMTFRegressor(**SMALL_IGMTF).fit(X, y).predict(X_test)
+    latest = IGMTFRegressor(ema_halflife=1e-12, **SMALL_IGMTF).fit(X, y).predict(X_test)
     np.testing.assert_array_equal(latest, plain)
 
 
 def test_igmtf_averages_its_pretraining_and_its_own_epochs(split_market):
     X, y, X_test, _ = split_market
-    model = IGMTFRegressor(ema_halflife=0.5, **IGMTF).fit(X, y)
+    model = IGMTFRegressor(ema_halflife=0.5, **SMALL_IGMTF).fit(X, y)
     assert model.pretrained_model_.ema_halflife == 0.5
-    plain = IGMTFRegressor(**IGMTF).fit(X, y)
+    plain = IGMTFRegressor(**SMALL_IGMTF).fit(X, y)
     assert not np.allclose(model.predict(X_test), plain.predict(X_test))
     assert np.isfinite(model.predict(X_test)).all()
 
@@ -94,4 +83,4 @@ def test_igmtf_averages_its_pretraining_and_its_own_epochs(split_market):
 def test_a_bad_half_life_is_refused_before_training(split_market, halflife):
     X, y, _, _ = split_market
     with pytest.raises(ValueError, match="ema_halflife"):
-        RNNRegressor(ema_halflife=halflife, **RNN).fit(X, y)
+        RNNRegressor(ema_halflife=halflife, **SMALL_RNN).fit(X, y)

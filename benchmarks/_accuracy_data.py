@@ -53,8 +53,26 @@ def split_name(variant):
     return base, features or "robust"
 
 
-def segment_frames(setting, data_root, cache_dir, features="robust"):
-    """``{segment: (X, y)}`` as Qlib's IGMTF benchmark handler prepares them, cached.
+def fold_spec(spec):
+    """The setting's training years cut in two: all but the last to train, the last to
+    validate (and, unused, to test). Everything, normalisation included, is fitted on the
+    earlier years only, so a choice made on this fold never sees the valid year. (A
+    training range shorter than two years, as ``--smoke``'s, is cut in half.)"""
+    import pandas as pd
+
+    start, end = map(pd.Timestamp, spec["train"])
+    held_out = max(pd.Timestamp(year=end.year, month=1, day=1), start + (end - start) / 2)
+    return {
+        **spec,
+        "train": (str(start.date()), str((held_out - pd.Timedelta(days=1)).date())),
+        "valid": (str(held_out.date()), str(end.date())),
+        "test": (str(held_out.date()), str(end.date())),
+    }
+
+
+def segment_frames(setting, data_root, cache_dir, features="robust", fold=False):
+    """``{segment: (X, y)}`` as Qlib's IGMTF benchmark handler prepares them, cached;
+    with ``fold=True`` those of the training years alone (``fold_spec``).
 
     Features: Alpha360 (no vwap) -> RobustZScoreNorm(clip) fitted on train -> Fillna;
     with ``features="cs"`` the normalisation is a per-day z-score clipped to +-3
@@ -68,9 +86,10 @@ def segment_frames(setting, data_root, cache_dir, features="robust"):
     """
     import pandas as pd
 
-    spec = SETTINGS[setting]
+    spec = fold_spec(SETTINGS[setting]) if fold else SETTINGS[setting]
     suffix = "" if features == "robust" else f"_{features}"
-    cache = Path(cache_dir) / f"setting_{setting}_{spec['train'][0]}_{spec['test'][1]}{suffix}.pkl"
+    prefix = "fold" if fold else "setting"
+    cache = Path(cache_dir) / f"{prefix}_{setting}_{spec['train'][0]}_{spec['test'][1]}{suffix}.pkl"
     if cache.is_file():
         return pd.read_pickle(cache)  # our own cache file, written just below
     frames = _prepare(spec, Path(data_root) / spec["data"], features)

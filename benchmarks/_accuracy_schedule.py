@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 
 import _accuracy_results as store
+import _feature_choice as choice
 import _walk_forward_search as search
 from _accuracy_data import split_name
 
 
 def plan(settings, variants, seeds, results_dir):
     """Tasks not done yet, each as ``(key, files it waits for)``, in the order to run them."""
+    if "choose" in variants:  # the choice is its held-out-year fits, nothing more
+        variants = [*choice.tasks(), *(v for v in variants if v != "choose")]
     tasks = []
     for seed in seeds:
         for setting in settings:
@@ -41,6 +44,8 @@ def _left(setting, variant, seed, results_dir, folds):
     if search.is_fold_task(variant):
         done = search.fold_path(results_dir, setting, variant, seed).is_file()
         return None if done else (key, [gru])
+    if choice.is_task(variant):  # fits its own GRU on the training years
+        return None if choice.path(results_dir, setting, variant, seed).is_file() else (key, [])
     done = store.task_path(results_dir, setting, variant, seed).is_file()
     if done and store.predictions_path(results_dir, setting, variant, seed).is_file():
         return None

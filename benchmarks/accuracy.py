@@ -38,6 +38,7 @@ from pathlib import Path
 
 import _accuracy_results as store
 import _accuracy_schedule as schedule
+import _feature_choice as choice
 import _walk_forward_search as search
 from _accuracy_data import FEATURES, LOOKBACK_DAYS, SEGMENTS, SETTINGS, segment_frames, split_name
 
@@ -47,6 +48,8 @@ DEFAULT_CACHE = REPO_ROOT / "benchmarks" / ".cache"
 
 # The budget every variant gets (the issue asks for >= 8 IGMTF epochs, patience 4).
 BUDGET = {"pretrain_epochs": 8, "epochs": 8, "patience": 4}
+#: How the GRU is trained, when pretrained and when trained alone.
+GRU = {"lr": 1e-3, "batch_size": 800}
 #: Extra parameters of every network (set only by ``--smoke``).
 SMOKE_PARAMS = {}
 
@@ -79,8 +82,9 @@ VARIANTS = {
     "residual_ema": {"residual_head": True, "ema_halflife": 1.0},
 }
 #: Tasks that are not IGMTF variants: the pretraining, the GRU alone at equal epochs, and
-#: the walk-forward grid search a user of this package would run.
-SPECIAL = ("pretrain", "gru", "search")
+#: the walk-forward grid search a user of this package would run, and ``choose``: the
+#: choice of normalisation on the training years (its final fits are ``chosen``).
+SPECIAL = ("pretrain", "gru", "search", "choose")
 REFERENCE = "qlib"
 #: Blends scored from the saved predictions, no extra fit: per seed, the average of the
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
@@ -174,6 +178,9 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     import torch
 
     torch.set_num_threads(1)
+    if choice.is_task(variant):
+        task = (results_dir, data_root, cache_dir)
+        return choice.run(setting, variant, seed, task, _choice_gru)
     kind, base = split_name(variant)  # "qlib@cs": a "qlib" fit on the "cs" base
     features, pretraining = _base(base)
     frames = segment_frames(setting, data_root, cache_dir, features)
@@ -239,7 +246,7 @@ def _fit(kind, frames, common, gru_path, task, pretraining=None):
     from igmtf_sklearn.report import atomic_path
 
     X_train, y_train = frames["train"]
-    gru = {"lr": 1e-3, "batch_size": 800, **(pretraining or {"monitor": "valid_loss"})}
+    gru = {**GRU, **(pretraining or {"monitor": "valid_loss"})}
     if kind == "pretrain":
         params = {**gru, "max_epochs": BUDGET["pretrain_epochs"]}
         model = RNNRegressor(**params, **common).fit(X_train, y_train)
@@ -261,6 +268,14 @@ def _fit(kind, frames, common, gru_path, task, pretraining=None):
         pretrained=str(gru_path), max_epochs=BUDGET["epochs"], **_resolve(params), **common
     )
     return model.fit(X_train, y_train), params, extra
+
+
+def _choice_gru(frames, seed):
+    """The pretraining's GRU, stopped on the validation IC, for a normalisation's choice."""
+    from igmtf_sklearn import RNNRegressor
+
+    params = {**GRU, "monitor": "valid_ic", "max_epochs": BUDGET["pretrain_epochs"]}
+    return RNNRegressor(**params, **_common(frames, seed))
 
 
 def _gru_from(gru_path, frames, **params):
@@ -378,7 +393,8 @@ def print_tables(results_dir):
     """The campaign's tables, from the committed result files alone."""
     results = store.load_results(results_dir)
     results += store.blend_results(results, results_dir, BLENDS)
-    order = [*SPECIAL, REFERENCE, *[v for v in VARIANTS if v != REFERENCE]]
+    results += choice.chosen_rows(results, results_dir)
+    order = [*SPECIAL, REFERENCE, choice.CHOSEN, *[v for v in VARIANTS if v != REFERENCE]]
     for segment in ("valid", "test"):
         print(f"\n### {segment}\n")
         print(store.build_table(results, segment, order, REFERENCE))
@@ -388,6 +404,8 @@ def print_tables(results_dir):
     print("\n### every saved model averaged\n")
     pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
     print(store.pooled_table(results, results_dir, pools, REFERENCE))
+    print("\n### normalisation chosen on the training years (rank IC of the held-out year)\n")
+    print(choice.choice_table(results_dir, list(SETTINGS)))
 
 
 def main(argv=None):

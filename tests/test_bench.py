@@ -108,20 +108,27 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     """accuracy.py end to end on a tiny slice: pretraining, the baselines, a label-reading
     variant with its grown bank, the grid search, a variant on both normalisations side by
     side and one whose GRU stops on the validation IC, each with its own pretraining, IGMTF
-    on a frozen encoder, a rerun that skips what is done, the table."""
+    on a frozen encoder, the choice of normalisation on the training years and its pick's
+    final fit, a rerun that skips what is done, the table."""
     if not (data_dir.parent / "cn_sample500" / "calendars" / "day.txt").is_file():
         pytest.skip("cn_sample500 is not beside the CSI 300 data")
     results, cache = tmp_path / "results", tmp_path / "cache"
     campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
     campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
-    variants = ["--variants", "gru,qlib,labels,search,qlib@both,gru@icstop,frozen"]
+    variants = ["--variants", "gru,qlib,labels,search,qlib@both_icstop,qlib@icstop,frozen,choose"]
     out = _run([*campaign, *variants, "--jobs", "2"], timeout=1200)
-    # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, and
-    # qlib@both and gru@icstop after their own pretrain@both and pretrain@icstop, frozen
-    assert "14 task(s) to run" in out and "FAILED" not in out
-    assert (results / "pretrained" / "gru_C_both_seed0.pt").is_file()
-    both = json.loads((results / "C" / "qlib@both_seed0.json").read_text())
+    # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, qlib@both_icstop
+    # and qlib@icstop after their own pretrainings, frozen, and the choice's 2 candidates
+    assert "16 task(s) to run" in out and "FAILED" not in out
+    assert (results / "pretrained" / "gru_C_both_icstop_seed0.pt").is_file()
+    both = json.loads((results / "C" / "qlib@both_icstop_seed0.json").read_text())
     assert both["features"] == "both" and both["params"] == {}
+    held_out = {
+        f: json.loads((results / "C" / "choice" / f"{f}_seed0.json").read_text())
+        for f in ("robust", "both")
+    }  # fitted on the training range's first half, scored on its second, never on valid
+    for record in held_out.values():
+        assert record["train_days"][1] < record["held_out_days"][0] <= "2018-12-31"
     icstop = json.loads((results / "C" / "pretrain@icstop_seed0.json").read_text())
     assert icstop["features"] == "robust" and icstop["params"]["monitor"] == "'valid_ic'"
     frozen = json.loads((results / "C" / "frozen_seed0.json").read_text())
@@ -138,7 +145,14 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     assert preds["test"].shape == labels["test_y"].shape and np.isfinite(preds["test"]).all()
     assert "0 task(s) to run" in _run([*campaign, *variants])
     table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
-    for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "qlib@both"):
+    for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "chosen"):
         assert f"| C | {variant} | 0 |" in table
+    pick = max(held_out, key=lambda f: held_out[f]["held_out"]["Rank IC"])
+    assert f"| {pick} |" in table.split("normalisation chosen")[1]
+    final = {"robust": "qlib@icstop", "both": "qlib@both_icstop"}[pick]
+    valid = json.loads((results / "C" / f"{final}_seed0.json").read_text())["valid"]["Rank IC"]
+    valid_table = table.split("### test")[0].splitlines()
+    chosen = next(line for line in valid_table if line.startswith("| C | chosen | 0 |"))
+    assert f"| {valid:.4f} |" in chosen  # the pick's final fit, under the name chosen
     for blend in ("qlib+pretrain", "gru+pretrain"):  # scored from the saved predictions
         assert f"| C | {blend} | 0 |" in table

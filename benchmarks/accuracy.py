@@ -61,6 +61,9 @@ VARIANTS = {
     "ic": {"criterion": "DailyICLoss"},
     # The known outcomes of the 50 most similar past samples (purged by the horizon).
     "labels": {"label_neighbors": 50},
+    # Fewer, closer neighbours: 50 averaged labels lost C's validation; the 10 most similar
+    # samples' outcomes are noisier but less of an echo of the market's average.
+    "labels10": {"label_neighbors": 10},
     "ic_labels": {"criterion": "DailyICLoss", "label_neighbors": 50},
     # Qlib's hard-coded IGMTF learning rate, tripled: its best epoch is the 6th-8th of 8,
     # so the budget, not overfitting, limits it.

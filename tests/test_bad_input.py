@@ -256,3 +256,16 @@ def test_random_malformed_panels_only_raise_value_or_type_errors(case):
         _fit(X, y, train_split=None).predict(X.fillna(0))
     except (ValueError, TypeError):
         pass
+
+
+def test_a_step_swapped_in_without_pandas_output_gets_the_fix():
+    """GridSearchCV swapping a FeatureUnion into a pipeline after its set_output: the union
+    returns an array, the next step a frame without the panel index; the error says how."""
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    pipeline = Pipeline(
+        [("norm", RobustZScoreNorm()), ("fill", Fillna()), ("model", IGMTFRegressor(**TINY))]
+    ).set_output(transform="pandas")
+    union = FeatureUnion([("robust", RobustZScoreNorm()), ("per_day", CSZScoreNorm())])
+    with pytest.raises(ValueError, match=r"set_output\(transform='pandas'\) on it"):
+        pipeline.set_params(norm=union).fit(FEATURES, LABELS)

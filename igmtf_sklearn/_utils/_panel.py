@@ -58,7 +58,9 @@ def check_panel_index(obj, *, name: str = "X") -> pd.MultiIndex:
         raise ValueError(
             f"{name} must be indexed by a 2-level (datetime, instrument) MultiIndex, got "
             f"{type(index).__name__} with {index.nlevels} level(s). Build one with "
-            "df.set_index(['datetime', 'instrument']).sort_index()."
+            "df.set_index(['datetime', 'instrument']).sort_index(). In a Pipeline, a step that "
+            "returns an array loses the index: call .set_output(transform='pandas') on it, "
+            "also on a step GridSearchCV swaps in (e.g. a FeatureUnion in the grid)."
         )
     names = tuple(index.names)
     if names == PANEL_LEVELS[::-1]:

@@ -74,12 +74,12 @@ def run(setting, variant, seed, task, make_gru):
     return record
 
 
-def pick(results_dir, setting):
-    """The chosen features of a setting (best held-out rank IC on ``CHOICE_SEED``) and the
+def pick(results_dir, setting, seed=CHOICE_SEED):
+    """The chosen features of a setting (best held-out rank IC on ``seed``) and the
     candidates' scores; None while a candidate's fit is missing."""
     scores = {}
     for variant in tasks():
-        file = path(results_dir, setting, variant, CHOICE_SEED)
+        file = path(results_dir, setting, variant, seed)
         if not file.is_file():
             return None
         scores[variant[len(PREFIX) :]] = json.loads(file.read_text())["held_out"]["Rank IC"]
@@ -100,18 +100,22 @@ def chosen_rows(results, results_dir):
 
 
 def choice_table(results_dir, settings):
-    """Markdown table: each candidate's held-out rank IC per setting, and the pick."""
+    """Markdown table: each candidate's held-out rank IC per setting and seed, and the pick
+    (``CHOICE_SEED``'s is the one ``chosen`` uses; other seeds show whether it is stable)."""
     names = list(CANDIDATES)
     lines = [
-        "| setting | held-out year | " + " | ".join(names) + " | chosen |",
-        "|---" * (len(names) + 3) + "|",
+        "| setting | held-out year | seed | " + " | ".join(names) + " | pick |",
+        "|---" * (len(names) + 4) + "|",
     ]
     for setting in settings:
-        choice = pick(results_dir, setting)
-        if choice is None:
-            continue
-        first = path(results_dir, setting, tasks()[0], CHOICE_SEED)
-        year = json.loads(first.read_text())["held_out_days"][0][:4]
-        cells = " | ".join(f"{choice[1][n]:.4f}" for n in names)
-        lines.append(f"| {setting} | {year} | {cells} | {choice[0]} |")
+        files = Path(results_dir, setting, "choice").glob(f"{names[0]}_seed*.json")
+        for seed in sorted(int(f.stem.rsplit("_seed", 1)[1]) for f in files):
+            choice = pick(results_dir, setting, seed)
+            if choice is None:
+                continue
+            first = path(results_dir, setting, tasks()[0], seed)
+            year = json.loads(first.read_text())["held_out_days"][0][:4]
+            cells = " | ".join(f"{choice[1][n]:.4f}" for n in names)
+            used = " (used)" if seed == CHOICE_SEED else ""
+            lines.append(f"| {setting} | {year} | {seed} | {cells} | {choice[0]}{used} |")
     return "\n".join(lines)

@@ -148,7 +148,7 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "chosen"):
         assert f"| C | {variant} | 0 |" in table
     pick = max(held_out, key=lambda f: held_out[f]["held_out"]["Rank IC"])
-    assert f"| {pick} |" in table.split("normalisation chosen")[1]
+    assert f"| {pick} (used) |" in table.split("normalisation chosen")[1]
     final = {"robust": "qlib@icstop", "both": "qlib@both_icstop"}[pick]
     valid = json.loads((results / "C" / f"{final}_seed0.json").read_text())["valid"]["Rank IC"]
     valid_table = table.split("### test")[0].splitlines()

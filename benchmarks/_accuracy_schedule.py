@@ -26,9 +26,11 @@ def plan(settings, variants, seeds, results_dir):
     for seed in seeds:
         for setting in settings:
             folds = search.fold_tasks() if "search" in variants else []
-            # every other feature normalisation in use needs its own pretrained GRU first
-            others = sorted({split_name(v)[1] for v in variants} - {"robust"})
-            pretrains = ["pretrain", *(f"pretrain@{f}" for f in others)]
+            # every feature normalisation in use needs its own pretrained GRU first; the
+            # choice's fits train their own, so a run of them alone pretrains nothing
+            bases = {split_name(v)[1] for v in variants if not choice.is_task(v)}
+            others = sorted(bases - {"robust"})
+            pretrains = ["pretrain", *(f"pretrain@{f}" for f in others)] if bases else []
             for variant in dict.fromkeys([*pretrains, *folds, *variants]):
                 task = _left(setting, variant, seed, results_dir, folds)
                 if task:

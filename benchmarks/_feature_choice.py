@@ -38,12 +38,17 @@ def tasks():
 
 
 def is_task(variant):
-    return variant.startswith(PREFIX) and variant[len(PREFIX) :] in CANDIDATES
+    return variant.startswith(PREFIX) and _features(variant) in CANDIDATES
+
+
+def _features(variant):
+    """``"choose.both"`` -> ``"both"``."""
+    return variant[len(PREFIX) :]
 
 
 def path(results_dir, setting, variant, seed):
     """``<results>/<setting>/choice/<features>_seed<k>.json``."""
-    return Path(results_dir) / setting / "choice" / f"{variant[len(PREFIX) :]}_seed{seed}.json"
+    return Path(results_dir) / setting / "choice" / f"{_features(variant)}_seed{seed}.json"
 
 
 def run(setting, variant, seed, task, make_gru):
@@ -51,7 +56,7 @@ def run(setting, variant, seed, task, make_gru):
     on the last; ``task`` is ``(results_dir, data_root, cache_dir)``, ``make_gru(frames,
     seed)`` the unfitted ``RNNRegressor`` of the campaign's pretraining. Writes the JSON."""
     results_dir, data_root, cache_dir = task
-    features = variant[len(PREFIX) :]
+    features = _features(variant)
     frames = segment_frames(setting, data_root, cache_dir, features, fold=True)
     start, cpu = time.perf_counter(), time.process_time()
     model = make_gru(frames, seed).fit(*frames["train"])
@@ -74,15 +79,24 @@ def run(setting, variant, seed, task, make_gru):
     return record
 
 
+def _records(results_dir, setting, seed):
+    """``{features: held-out-year record}`` of every candidate, or None while one is missing."""
+    files = {_features(v): path(results_dir, setting, v, seed) for v in tasks()}
+    if not all(file.is_file() for file in files.values()):
+        return None
+    return {features: json.loads(file.read_text()) for features, file in files.items()}
+
+
 def pick(results_dir, setting, seed=CHOICE_SEED):
     """The chosen features of a setting (best held-out rank IC on ``seed``) and the
     candidates' scores; None while a candidate's fit is missing."""
-    scores = {}
-    for variant in tasks():
-        file = path(results_dir, setting, variant, seed)
-        if not file.is_file():
-            return None
-        scores[variant[len(PREFIX) :]] = json.loads(file.read_text())["held_out"]["Rank IC"]
+    records = _records(results_dir, setting, seed)
+    return None if records is None else _best(records)
+
+
+def _best(records):
+    """The features with the best held-out rank IC, and every candidate's."""
+    scores = {features: r["held_out"]["Rank IC"] for features, r in records.items()}
     return max(scores, key=scores.get), scores  # max keeps the first (Qlib's) on ties
 
 
@@ -110,12 +124,12 @@ def choice_table(results_dir, settings):
     for setting in settings:
         files = Path(results_dir, setting, "choice").glob(f"{names[0]}_seed*.json")
         for seed in sorted(int(f.stem.rsplit("_seed", 1)[1]) for f in files):
-            choice = pick(results_dir, setting, seed)
-            if choice is None:
+            records = _records(results_dir, setting, seed)
+            if records is None:
                 continue
-            first = path(results_dir, setting, tasks()[0], seed)
-            year = json.loads(first.read_text())["held_out_days"][0][:4]
-            cells = " | ".join(f"{choice[1][n]:.4f}" for n in names)
+            best, scores = _best(records)
+            year = records[names[0]]["held_out_days"][0][:4]
+            cells = " | ".join(f"{scores[n]:.4f}" for n in names)
             used = " (used)" if seed == CHOICE_SEED else ""
-            lines.append(f"| {setting} | {year} | {seed} | {cells} | {choice[0]}{used} |")
+            lines.append(f"| {setting} | {year} | {seed} | {cells} | {best}{used} |")
     return "\n".join(lines)

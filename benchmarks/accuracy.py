@@ -245,14 +245,14 @@ def _fit(kind, frames, common, gru_path, task, pretraining=None):
     parameters (what it stops on; Qlib's validation loss when None)."""
     import torch
 
-    from igmtf_sklearn import IGMTFRegressor, RNNRegressor
+    from igmtf_sklearn import IGMTFRegressor
     from igmtf_sklearn.report import atomic_path
 
     X_train, y_train = frames["train"]
     gru = {**GRU, **(pretraining or {"monitor": "valid_loss"})}
     if kind == "pretrain":
-        params = {**gru, "max_epochs": BUDGET["pretrain_epochs"]}
-        model = RNNRegressor(**params, **common).fit(X_train, y_train)
+        unfitted, params = _pretraining_gru(common, pretraining)
+        model = unfitted.fit(X_train, y_train)
         gru_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(gru_path) as tmp:
             torch.save(model.module_.state_dict(), tmp)
@@ -273,12 +273,19 @@ def _fit(kind, frames, common, gru_path, task, pretraining=None):
     return model.fit(X_train, y_train), params, extra
 
 
-def _choice_gru(frames, seed):
-    """The pretraining's GRU, stopped on the validation IC, for a normalisation's choice."""
+def _pretraining_gru(common, pretraining=None):
+    """The unfitted GRU of a pretraining and its parameters; ``pretraining`` as in ``_fit``."""
     from igmtf_sklearn import RNNRegressor
 
-    params = {**GRU, "monitor": "valid_ic", "max_epochs": BUDGET["pretrain_epochs"]}
-    return RNNRegressor(**params, **_common(frames, seed))
+    rule = pretraining or {"monitor": "valid_loss"}
+    params = {**GRU, **rule, "max_epochs": BUDGET["pretrain_epochs"]}
+    return RNNRegressor(**params, **common), params
+
+
+def _choice_gru(frames, seed):
+    """The ``icstop`` pretraining's GRU (stopped on the validation IC), for a
+    normalisation's choice on the training years."""
+    return _pretraining_gru(_common(frames, seed), _base("icstop")[1])[0]
 
 
 def _gru_from(gru_path, frames, **params):

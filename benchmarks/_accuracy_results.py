@@ -5,8 +5,8 @@ A result is written whole or not at all, with the machine and commit it came fro
 Each task writes ``<results>/<setting>/<variant>_seed<k>.json`` (its figures) and
 ``<results>/<setting>/preds/<variant>_seed<k>.npz`` (its valid and test predictions);
 each setting keeps its labels once in ``preds/labels.npz``. The tables need these files
-only, not the data: blends, seed averages and the pooled average of every saved model
-are scored from the predictions.
+only, not the data: blends (here) and ensembles (``_accuracy_ensembles``) are scored
+from the predictions.
 """
 
 from __future__ import annotations
@@ -273,75 +273,3 @@ def blend_results(results, results_dir, blends):
                         }
                     )
     return rows
-
-
-def seed_average_table(results, results_dir, blends, segment="test"):
-    """Markdown table: each variant's predictions averaged over its seeds (``VotingRegressor``
-    over ``random_state``), against the mean of the single seeds."""
-    import numpy as np
-
-    lines = [
-        "| setting | variant | seeds | Rank IC, one seed (mean) | Rank IC, seeds averaged | "
-        "IC, one seed (mean) | IC, seeds averaged |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    by = {}
-    for r in results:
-        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
-    labels_of = {s: load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
-    for (setting, variant), runs in sorted(by.items()):
-        parts = blends.get(variant, (variant,))
-        labels = labels_of[setting]
-        if len(runs) < 2 or labels is None:
-            continue
-        tasks = [(v, s) for s in sorted(runs) for v in parts]
-        scores = averaged(results_dir, setting, tasks, labels)
-        if scores is None:
-            continue
-        single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
-        lines.append(
-            f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
-            f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
-            f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
-        )
-    return "\n".join(lines)
-
-
-def pooled_table(results, results_dir, groups, reference):
-    """Markdown table: per setting, the saved predictions of each group averaged (each
-    z-scored within its day).
-
-    ``groups`` maps a row name to a predicate on the variant's name. It bounds what any
-    blend or seed average of these models can reach: with ~13 models that learn the same
-    signal from the same features, the pooled average is the ceiling of their ensembles.
-    Against ``reference``'s mean single-seed rank IC.
-    """
-    import numpy as np
-
-    lines = [
-        f"| setting | models | n | valid Rank IC | vs {reference} | test Rank IC | vs {reference} |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    # blends and "+grown" rows have no prediction file of their own, so they drop out below
-    saved = {(r["setting"], r["variant"], r["seed"]) for r in results}
-    for setting in sorted({s for s, _, _ in saved}):
-        labels = load_labels(results_dir, setting)
-        ref = [r for r in results if (r["setting"], r["variant"]) == (setting, reference)]
-        if labels is None or not ref:
-            continue
-        base = {seg: np.mean([r[seg]["Rank IC"] for r in ref]) for seg in ("valid", "test")}
-        for name, keep in groups.items():
-            tasks = sorted(
-                (v, k)
-                for s, v, k in saved
-                if s == setting and keep(v) and predictions_path(results_dir, s, v, k).is_file()
-            )
-            scores = averaged(results_dir, setting, tasks, labels) if len(tasks) > 1 else None
-            if scores is None:
-                continue
-            cells = [
-                f"{scores[seg]['Rank IC']:.4f} | {scores[seg]['Rank IC'] / base[seg] - 1:+.1%}"
-                for seg in ("valid", "test")
-            ]
-            lines.append(f"| {setting} | {name} | {len(tasks)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

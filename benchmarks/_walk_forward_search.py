@@ -11,7 +11,10 @@ rank IC (the first candidate on ties, as ``GridSearchCV`` ranks) and fits it on 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+
+import _accuracy_results as store
 
 #: Qlib's hard-coded (10, 10) and the corners around it.
 SEARCH_GRID = [
@@ -95,6 +98,24 @@ def fit_fold(variant, frames, estimator):
         "rank_ic": float(rank_ic_scorer(model, X.iloc[test], y.iloc[test])),
         "epochs_run": len(model.history_),
     }
+
+
+def run_fold(task, frames, estimator):
+    """Fit one (candidate, fold) task, ``task`` = ``(results_dir, setting, variant, seed)``,
+    with ``fit_fold`` and write its JSON record whole; returns the record."""
+    results_dir, setting, variant, seed = task
+    start, cpu = time.perf_counter(), time.process_time()
+    record = fit_fold(variant, frames, estimator)
+    record.update(
+        setting=setting,
+        seed=seed,
+        fit_wall_s=time.perf_counter() - start,
+        fit_cpu_s=time.process_time() - cpu,
+        commit=store.commit(),
+        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    store.write_json(fold_path(results_dir, setting, variant, seed), record)
+    return record
 
 
 def pick(results_dir, setting, seed):

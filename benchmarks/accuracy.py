@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+import _accuracy_ensembles as ensembles
 import _accuracy_results as store
 import _accuracy_schedule as schedule
 import _feature_choice as choice
@@ -190,7 +191,14 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     common = _common(frames, seed)
     gru_path = store.pretrained_path(results_dir, setting, seed, base)
     if search.is_fold_task(variant):
-        return _run_fold(setting, variant, seed, results_dir, frames, common, gru_path)
+        from igmtf_sklearn import IGMTFRegressor
+
+        unfitted = IGMTFRegressor(
+            pretrained=str(gru_path),
+            max_epochs=BUDGET["epochs"],
+            **{k: v for k, v in common.items() if k != "train_split"},  # its own date split
+        )
+        return search.run_fold((results_dir, setting, variant, seed), frames, unfitted)
     if (
         kind == "pretrain"
         and gru_path.is_file()
@@ -301,29 +309,6 @@ def _gru_from(gru_path, frames, **params):
     return model.fit(*frames["train"])
 
 
-def _run_fold(setting, variant, seed, results_dir, frames, common, gru_path):
-    """One (candidate, fold) fit of the walk-forward search; writes its score's JSON."""
-    from igmtf_sklearn import IGMTFRegressor
-
-    unfitted = IGMTFRegressor(
-        pretrained=str(gru_path),
-        max_epochs=BUDGET["epochs"],
-        **{k: v for k, v in common.items() if k != "train_split"},  # its own date split
-    )
-    start, cpu = time.perf_counter(), time.process_time()
-    record = search.fit_fold(variant, frames, unfitted)
-    record.update(
-        setting=setting,
-        seed=seed,
-        fit_wall_s=time.perf_counter() - start,
-        fit_cpu_s=time.process_time() - cpu,
-        commit=store.commit(),
-        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-    )
-    store.write_json(search.fold_path(results_dir, setting, variant, seed), record)
-    return record
-
-
 def run_campaign(args):
     """Run the tasks left, ``args.jobs`` processes at a time, as their inputs appear."""
 
@@ -410,10 +395,13 @@ def print_tables(results_dir):
         print(store.build_table(results, segment, order, REFERENCE))
     for segment in ("valid", "test"):
         print(f"\n### {segment}: predictions averaged over seeds\n")
-        print(store.seed_average_table(results, results_dir, BLENDS, segment))
+        print(ensembles.seed_average_table(results, results_dir, BLENDS, segment))
+    for segment in ("valid", "test"):
+        print(f"\n### {segment}: ensembles of three seeds, replicated\n")
+        print(ensembles.replicated_table(results, results_dir, REFERENCE, segment))
     print("\n### every saved model averaged\n")
     pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
-    print(store.pooled_table(results, results_dir, pools, REFERENCE))
+    print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))
     print("\n### normalisation chosen on the training years (rank IC of the held-out year)\n")
     print(choice.choice_table(results_dir, list(SETTINGS)))
 

@@ -1,0 +1,168 @@
+"""Ensembles of the accuracy campaign's fits, scored from their saved predictions.
+
+An ensemble averages the predictions of several fits, each z-scored within its day
+(``VotingRegressor`` over ``random_state`` does the same up to that scaling). It costs
+one fit per member, so these tables stand apart from the equal-budget comparisons:
+
+- ``seed_average_table``: each variant's seeds averaged, against its single seeds;
+- ``replicated_table``: ensembles of three seeds (0-2, 3-5, ...), each an independent
+  replicate, paired against the reference's single seeds and against the reference's
+  ensemble of the same seeds (the equal budget);
+- ``pooled_table``: every saved model averaged, the ceiling of any ensemble of them.
+"""
+
+from __future__ import annotations
+
+from _accuracy_results import averaged, load_labels, predictions_path
+
+
+def seed_average_table(results, results_dir, blends, segment="test"):
+    """Markdown table: each variant's predictions averaged over its seeds (``VotingRegressor``
+    over ``random_state``), against the mean of the single seeds."""
+    import numpy as np
+
+    lines = [
+        "| setting | variant | seeds | Rank IC, one seed (mean) | Rank IC, seeds averaged | "
+        "IC, one seed (mean) | IC, seeds averaged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by = _by_variant(results)
+    labels_of = {s: load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
+    for (setting, variant), runs in sorted(by.items()):
+        parts = blends.get(variant, (variant,))
+        labels = labels_of[setting]
+        if len(runs) < 2 or labels is None:
+            continue
+        tasks = [(v, s) for s in sorted(runs) for v in parts]
+        scores = averaged(results_dir, setting, tasks, labels)
+        if scores is None:
+            continue
+        single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
+        lines.append(
+            f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
+            f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
+            f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def pooled_table(results, results_dir, groups, reference):
+    """Markdown table: per setting, the saved predictions of each group averaged (each
+    z-scored within its day).
+
+    ``groups`` maps a row name to a predicate on the variant's name. It bounds what any
+    blend or seed average of these models can reach: with ~13 models that learn the same
+    signal from the same features, the pooled average is the ceiling of their ensembles.
+    Against ``reference``'s mean single-seed rank IC.
+    """
+    import numpy as np
+
+    lines = [
+        f"| setting | models | n | valid Rank IC | vs {reference} | test Rank IC | vs {reference} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    # blends and "+grown" rows have no prediction file of their own, so they drop out below
+    saved = {(r["setting"], r["variant"], r["seed"]) for r in results}
+    for setting in sorted({s for s, _, _ in saved}):
+        labels = load_labels(results_dir, setting)
+        ref = [r for r in results if (r["setting"], r["variant"]) == (setting, reference)]
+        if labels is None or not ref:
+            continue
+        base = {seg: np.mean([r[seg]["Rank IC"] for r in ref]) for seg in ("valid", "test")}
+        for name, keep in groups.items():
+            tasks = sorted(
+                (v, k)
+                for s, v, k in saved
+                if s == setting and keep(v) and predictions_path(results_dir, s, v, k).is_file()
+            )
+            scores = averaged(results_dir, setting, tasks, labels) if len(tasks) > 1 else None
+            if scores is None:
+                continue
+            cells = [
+                f"{scores[seg]['Rank IC']:.4f} | {scores[seg]['Rank IC'] / base[seg] - 1:+.1%}"
+                for seg in ("valid", "test")
+            ]
+            lines.append(f"| {setting} | {name} | {len(tasks)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def seed_groups(seeds, size=3):
+    """The complete groups of ``size`` consecutive seeds (0-2, 3-5, ...) among ``seeds``."""
+    seeds = set(seeds)
+    top = max(seeds, default=-1)
+    groups = [tuple(range(g, g + size)) for g in range(0, top + 1, size)]
+    return [g for g in groups if seeds.issuperset(g)]
+
+
+def replicated_table(results, results_dir, reference, segment="test", size=3):
+    """Markdown table: per variant, ensembles of ``size`` seeds, one per complete group of
+    seeds (0-2, 3-5, ...), mean +- std over these replicates; and per replicate, paired,
+    the ensemble minus ``reference``'s single seeds (their mean rank IC: what one fit of
+    the default gives) and minus ``reference``'s ensemble of the same seeds (the same
+    budget), as mean +- standard error over the replicates both have."""
+    import numpy as np
+
+    by = _by_variant(results)
+    lines = [
+        f"| setting | variant | seed groups | Rank IC, ensemble | vs {reference}, one seed "
+        f"(paired, +- s.e.) | vs {reference}, ensemble of the same seeds | IC, ensemble |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setting in sorted({s for s, _ in by}):
+        labels = load_labels(results_dir, setting)
+        if labels is None:
+            continue
+        ensembles = {}  # (variant, group) -> scores
+        for variant in sorted(v for s, v in by if s == setting):
+            runs = by[(setting, variant)]
+            for group in seed_groups(runs, size):
+                tasks = [(variant, seed) for seed in group]
+                scores = averaged(results_dir, setting, tasks, labels)
+                if scores is not None:
+                    ensembles[(variant, group)] = scores[segment]
+        ref_runs = by.get((setting, reference), {})
+        for variant in dict.fromkeys(v for v, _ in ensembles):
+            groups = [g for v, g in ensembles if v == variant]
+            rank = np.array([ensembles[(variant, g)]["Rank IC"] for g in groups])
+            ic = np.array([ensembles[(variant, g)]["IC"] for g in groups])
+            one_seed = {
+                g: np.mean([ref_runs[s][segment]["Rank IC"] for s in g])
+                for g in groups
+                if all(s in ref_runs for s in g)
+            }
+            same_seeds = {
+                g: ensembles[(reference, g)]["Rank IC"]
+                for g in groups
+                if (reference, g) in ensembles
+            }
+            cells = [_mean_sd(rank), _paired(ensembles, variant, one_seed)]
+            cells.append("" if variant == reference else _paired(ensembles, variant, same_seeds))
+            cells.append(_mean_sd(ic))
+            names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
+            lines.append(f"| {setting} | {variant} | {names} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _by_variant(results):
+    """``{(setting, variant): {seed: result}}``."""
+    by = {}
+    for r in results:
+        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    return by
+
+
+def _mean_sd(values):
+    sd = f" +- {values.std(ddof=1):.4f}" if len(values) > 1 else ""
+    return f"{values.mean():.4f}{sd}"
+
+
+def _paired(ensembles, variant, base):
+    """Mean +- standard error of the variant's ensemble minus ``base`` (``{group: rank
+    IC}``) over the groups in ``base``, and the mean as a share of ``base``'s."""
+    import numpy as np
+
+    if not base:
+        return ""
+    d = np.array([ensembles[(variant, g)]["Rank IC"] - ref for g, ref in base.items()])
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(np.mean(list(base.values()))):+.0%})"

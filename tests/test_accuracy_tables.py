@@ -1,0 +1,87 @@
+"""The accuracy campaign's ensemble tables (``benchmarks/_accuracy_ensembles.py``), scored
+from prediction files written here: each replicate is its own group of seeds, and the
+paired differences are against the reference's single seeds and its ensemble of the same
+seeds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        import _accuracy_ensembles as ensembles
+        import _accuracy_results as store
+
+        yield store, ensembles
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+
+
+def _campaign(store, results_dir, seeds):
+    """Labels for 30 days x 40 instruments and two variants' predictions per seed:
+    ``qlib`` pure noise, ``signal`` the label plus noise; returns their result rows."""
+    rng = np.random.default_rng(0)
+    days = np.repeat(pd.bdate_range("2020-01-01", periods=30).to_numpy(), 40)
+    instruments = np.tile([f"S{i:02d}" for i in range(40)], 30)
+    y = rng.standard_normal(days.size).astype(np.float32)
+    labels = {}
+    for segment in ("valid", "test"):
+        labels.update(
+            {f"{segment}_y": y, f"{segment}_day": days, f"{segment}_instrument": instruments}
+        )
+    store.savez(store.labels_path(results_dir, "C"), **labels)
+    index = pd.MultiIndex.from_arrays([days, instruments], names=["datetime", "instrument"])
+    rows = []
+    for variant, weight in (("qlib", 0.0), ("signal", 0.3)):
+        for seed in seeds:
+            pred = (weight * y + rng.standard_normal(y.size)).astype(np.float32)
+            path = store.predictions_path(results_dir, "C", variant, seed)
+            store.savez(path, valid=pred, test=pred)
+            scores = store.score(pd.Series(y, index=index), pred)
+            rows.append({"setting": "C", "variant": variant, "seed": seed, "test": scores})
+    return rows
+
+
+def test_seed_groups_are_complete_consecutive_triples(bench):
+    _, ensembles = bench
+    assert ensembles.seed_groups([0, 1, 2, 3, 4, 5, 7]) == [(0, 1, 2), (3, 4, 5)]
+    assert ensembles.seed_groups([1, 2, 3, 4, 5]) == [(3, 4, 5)]
+    assert ensembles.seed_groups([]) == []
+
+
+def test_replicated_table_pairs_each_group_of_seeds(bench, tmp_path):
+    store, ensembles = bench
+    rows = _campaign(store, tmp_path, seeds=range(7))  # seed 6 is no complete group
+    table = ensembles.replicated_table(rows, tmp_path, "qlib", "test")
+    line = next(row for row in table.splitlines() if row.startswith("| C | signal |"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[2] == "0-2, 3-5"
+
+    labels = store.load_labels(tmp_path, "C")
+    one_seed, same_seeds, ensemble = [], [], []
+    for group in [(0, 1, 2), (3, 4, 5)]:
+        ours = store.averaged(tmp_path, "C", [("signal", s) for s in group], labels)["test"]
+        ref = store.averaged(tmp_path, "C", [("qlib", s) for s in group], labels)["test"]
+        singles = [
+            r["test"]["Rank IC"] for r in rows if r["variant"] == "qlib" and r["seed"] in group
+        ]
+        ensemble.append(ours["Rank IC"])
+        one_seed.append(ours["Rank IC"] - np.mean(singles))
+        same_seeds.append(ours["Rank IC"] - ref["Rank IC"])
+    assert cells[3] == f"{np.mean(ensemble):.4f} +- {np.std(ensemble, ddof=1):.4f}"
+    for cell, diffs in ((cells[4], one_seed), (cells[5], same_seeds)):
+        se = np.std(diffs, ddof=1) / np.sqrt(2)
+        assert cell.startswith(f"{np.mean(diffs):+.4f} +- {se:.4f}")
+    # the reference against its own single seeds: the gain of averaging alone
+    reference = next(row for row in table.splitlines() if row.startswith("| C | qlib |"))
+    assert reference.rstrip(" |").split("|")[-2].strip() == ""

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import torch
 from _small_nets import SMALL_IGMTF as SMALL
+from sklearn.ensemble import VotingRegressor
+from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from igmtf_sklearn import IGMTFRegressor
 from igmtf_sklearn.persistence import FORMAT_VERSION, load_model, save_model
@@ -93,4 +96,32 @@ def test_foreign_objects_are_refused(tmp_path):
 
     with pytest.raises(TypeError, match="joblib"):
         save_model(StandardScaler().fit(np.ones((3, 2))), tmp_path / "x.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_voting_regressor_in_pipeline_round_trip(market_raw, tmp_path):
+    X, y, X_test = market_raw
+    seeds = VotingRegressor(
+        [(f"seed{k}", IGMTFRegressor(**{**SMALL, "random_state": k})) for k in range(2)],
+        weights=[1, 2],
+    )
+    pipeline = make_pipeline(RobustZScoreNorm(), Fillna(), seeds).fit(X, y)
+    save_model(pipeline, tmp_path / "seeds.pt")
+    loaded = load_model(tmp_path / "seeds.pt")
+    np.testing.assert_array_equal(loaded.predict(X_test), pipeline.predict(X_test))
+    check_is_fitted(loaded[-1])
+    assert list(loaded[-1].named_estimators_) == ["seed0", "seed1"]
+    assert loaded[-1].named_estimators_.seed1.random_state == 1
+    assert loaded[-1].weights == [1, 2]
+    assert loaded[-1].n_features_in_ == seeds.n_features_in_
+    np.testing.assert_array_equal(loaded[-1].feature_names_in_, seeds.feature_names_in_)
+
+
+@pytest.mark.parametrize("other", [LinearRegression(), "drop"], ids=["foreign", "drop"])
+def test_voting_regressor_with_foreign_member_is_refused(split_market, other, tmp_path):
+    X_train, y_train, _, _ = split_market
+    members = [("seed0", IGMTFRegressor(**SMALL)), ("other", other)]
+    model = VotingRegressor(members).fit(X_train, y_train)
+    with pytest.raises(TypeError, match="member 'other'.*joblib"):
+        save_model(model, tmp_path / "seeds.pt")
     assert list(tmp_path.iterdir()) == []

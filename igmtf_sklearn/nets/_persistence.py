@@ -10,6 +10,9 @@ name nothing else to construct.
 What is stored: each estimator's plain hyperparameters (numbers, strings,
 booleans, None), its fitted attributes (ndarrays as tensors), and for the
 networks the module state (weights and memory bank) and the pretrained base.
+A :class:`~sklearn.ensemble.VotingRegressor` of these networks (seed averaging),
+alone or as a pipeline's step, is stored as its ``weights``, ``n_jobs`` and
+``verbose``, with each fitted member under its name.
 Object-valued settings (``callbacks``, ``train_split``, a custom ``module``
 class) are not stored: a loaded model predicts identically, and refits with
 the defaults for those.
@@ -22,7 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from sklearn.base import clone
+from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
 
 from .._utils._atomic import atomic_path
 from ..preprocessing import Alpha360, CSRankNorm, CSZScoreNorm, Fillna, RobustZScoreNorm
@@ -124,10 +131,45 @@ def _net_state(net):
     return state
 
 
+def _voting_weights(weights):
+    # np.average reads weights through np.asarray, so its list predicts bit-identically;
+    # weights that are not numbers cannot be left out (they change the predictions).
+    array = None if weights is None else np.asarray(weights)
+    if array is not None and (array.ndim != 1 or array.dtype.kind not in "biuf"):
+        raise TypeError(
+            "save_model stores a VotingRegressor whose weights are a list of numbers or "
+            f"None, not {weights!r}. Use joblib for other objects (and load such files "
+            "only from trusted sources)."
+        )
+    return None if array is None else array.tolist()
+
+
+def _voting_state(model):
+    check_is_fitted(model)
+    for name, member in model.estimators:
+        # A dropped member leaves estimators_ shorter than the names: refuse it rather
+        # than store a model whose members no longer line up with their names.
+        if isinstance(member, str) or type(member).__name__ not in _NETS:
+            raise TypeError(
+                "save_model stores a VotingRegressor whose members are this package's "
+                f"networks ({', '.join(_NETS)}); member {name!r} is {member!r}. Remove "
+                "it, or use joblib for other objects (and load such files only from "
+                "trusted sources)."
+            )
+    return {
+        "class": "VotingRegressor",
+        "params": {**_plain_params(model), "weights": _voting_weights(model.weights)},
+        "members": [(n, _net_state(m)) for (n, _), m in zip(model.estimators, model.estimators_)],
+        "fitted": _fitted_attributes(model),  # feature_names_in_; n_features_in_ is derived
+    }
+
+
 def _step_state(step):
     name = type(step).__name__
     if name in _NETS:
         return _net_state(step)
+    if type(step) is VotingRegressor:
+        return _voting_state(step)
     if name in _TRANSFORMERS:
         return {"class": name, "params": _plain_params(step), "fitted": _fitted_attributes(step)}
     raise TypeError(
@@ -144,8 +186,9 @@ def save_model(model: BaseEstimator, path: str | os.PathLike) -> None:
 
     Parameters
     ----------
-    model : IGMTFRegressor, RNNRegressor, a fitted transformer of this package, or a Pipeline of them
-        The fitted model.
+    model : IGMTFRegressor, RNNRegressor, a VotingRegressor of them, a fitted transformer of this package, or a Pipeline of them
+        The fitted model. A VotingRegressor's members must all be this package's
+        networks (no ``'drop'``), and its ``weights`` a list of numbers or None.
     path : str or path-like
         Where to write (conventionally ``*.pt``).
 
@@ -195,10 +238,22 @@ def _load_net(state, device):
     return net
 
 
+def _load_voting(state, device):
+    members = [(name, _load_step(member, device)) for name, member in state["members"]]
+    # As fit leaves it: unfitted clones as the parameter, the fitted members beside them.
+    model = VotingRegressor([(n, clone(m)) for n, m in members], **state["params"])
+    model.estimators_ = [member for _, member in members]
+    model.named_estimators_ = Bunch(**dict(members))
+    _restore_fitted(model, state["fitted"])
+    return model
+
+
 def _load_step(state, device):
     name = state.get("class")
     if name in _NETS:
         return _load_net(state, device)
+    if name == "VotingRegressor":
+        return _load_voting(state, device)
     if name in _TRANSFORMERS:
         step = _TRANSFORMERS[name](**state["params"])
         _restore_fitted(step, state["fitted"])

@@ -425,3 +425,12 @@ def test_igmtf_pretraining_stops_on_its_monitor(market):
     assert (
         _fit(market).pretrained_model_.monitor == "valid_loss"
     )  # Qlib's GRU rule stays the default
+
+
+def test_clones_share_the_explicit_validation_panel(market):
+    """``clone`` deep-copies parameters (per GridSearchCV candidate, per VotingRegressor
+    member); the validation panel is only read, so the copies share it."""
+    X, y = market[0], market[1]
+    split = ExplicitValidation(X, y)
+    copied = clone(IGMTFRegressor(train_split=split)).train_split
+    assert copied is not split and copied.X_valid is X and copied.y_valid is y

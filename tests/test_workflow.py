@@ -368,3 +368,43 @@ def test_config_refuses_an_unknown_criterion(tmp_path):
     config["model"]["criterion"] = "Huber"
     with pytest.raises(ValueError, match=r"model\.criterion.*DailyICLoss"):
         validate_config(config)
+
+
+def test_config_averages_seeds(tmp_path):
+    """``ensemble: {seeds: 2}``: two IGMTFs seeded 0 and 1, their predictions averaged
+    (``VotingRegressor``), saved and loaded whole, the GRU baseline averaged likewise."""
+    config = tiny_config(tmp_path / "run")
+    config["ensemble"] = {"seeds": 2}
+    result = run_workflow(config, progress=False)
+    ensemble = result["model"][-1]
+    members = ensemble.estimators_
+    assert [m.random_state for m in members] == [0, 1]
+    assert not any(isinstance(m.train_split, ExplicitValidation) for m in members)
+    X_test = result["model"][:-1].transform(_test_features(result))
+    scores = result["predictions"]["score"].to_numpy()
+    np.testing.assert_allclose(np.mean([m.predict(X_test) for m in members], axis=0), scores)
+    assert not np.allclose(members[0].predict(X_test), members[1].predict(X_test))
+    loaded = load_model(result["files"]["model"])
+    np.testing.assert_allclose(loaded.predict(_test_features(result)), scores, rtol=1e-6)
+    summary = json.loads(result["files"]["metrics"].read_text())["model"]
+    assert summary["seeds"] == 2 and [m["epochs"] for m in summary["members"]] == [1, 1]
+    assert "GRU alone" in result["baselines"]
+    if HAS_MATPLOTLIB:  # the report's configuration names the seeds averaged
+        assert "seeds averaged" in result["files"]["report"].read_text()
+
+
+def _test_features(result):
+    panel = make_stock_panel(**SYNTHETIC)
+    X = Alpha360(window=5).set_output(transform="pandas").fit_transform(panel)
+    return X.loc[result["predictions"].index]
+
+
+def test_config_refuses_bad_seed_counts(tmp_path):
+    config = tiny_config(tmp_path / "run")
+    for ensemble, expected in (
+        ({"seeds": 0}, r"ensemble\.seeds: must be an int in the range \[1, inf\), got 0"),
+        ({"seeds": 2, "size": 3}, r"ensemble: unknown key\(s\) size; allowed: seeds"),
+        ([2], r"ensemble: must be a mapping, got \[2\]"),
+    ):
+        with pytest.raises(ValueError, match=expected):
+            validate_config({**config, "ensemble": ensemble})

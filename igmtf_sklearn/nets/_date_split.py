@@ -120,6 +120,12 @@ class ExplicitValidation:
     def __repr__(self):
         return f"{type(self).__name__}(X_valid=<{len(self.X_valid)} rows>, y_valid=...)"
 
+    def __deepcopy__(self, memo):
+        # sklearn's clone deep-copies parameters: once per GridSearchCV candidate and
+        # VotingRegressor member. The panel is only read, so a copy shares it rather
+        # than duplicate hundreds of MB each time.
+        return type(self)(self.X_valid, self.y_valid)
+
     def __call__(self, dataset, y=None, groups=None, *, make_panel=None):
         """Return the training panel unchanged and the validation panel (skorch interface)."""
         return dataset, make_panel(self.X_valid, self.y_valid)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from numbers import Integral
 from pathlib import Path
 
 import pandas as pd
+from sklearn.utils._param_validation import Interval
 
 from .._utils._param_validation import constraint_problem, function_constraints
 from ..datasets import make_stock_panel
@@ -22,7 +24,17 @@ from ._model_config import _validate_backtest, _validate_model
 
 __all__ = ["validate_config"]
 
-SECTIONS = ("data", "segments", "features", "model", "backtest", "output_dir", "report", "title")
+SECTIONS = (
+    "data",
+    "segments",
+    "features",
+    "model",
+    "ensemble",
+    "backtest",
+    "output_dir",
+    "report",
+    "title",
+)
 REQUIRED_SECTIONS = ("data", "segments", "output_dir")
 SEGMENTS = ("train", "valid", "test")
 DEFAULT_TITLE = "IGMTF workflow report"
@@ -43,6 +55,7 @@ _SYNTHETIC_KEYS = {
     "noise_df",
     "signal_scale",
 }
+_ENSEMBLE_CONSTRAINTS = {"seeds": [Interval(Integral, 1, None, closed="left")]}
 _OHLCV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst", ".parquet")
 _OHLCV_SUFFIXES += (".pq",)
 
@@ -74,6 +87,11 @@ def validate_config(config: dict) -> dict:
         - ``model``: :class:`~igmtf_sklearn.IGMTFRegressor` parameters
           (``hidden_size``, ``lr``, ``max_epochs``, ``pretrain_epochs``, ...);
           ``train_split`` is set by the workflow to the valid segment.
+        - ``ensemble``: ``seeds`` (default 1), how many models to fit and
+          average (scikit-learn's ``VotingRegressor``): the k-th (from 0) gets
+          ``random_state`` ``model.random_state + k`` (each its own draw when
+          ``model.random_state`` is null). Seed averaging: k times the fit's
+          cost, a prediction that depends less on one seed's luck.
         - ``backtest``: :func:`~igmtf_sklearn.backtest.topk_dropout_backtest`
           settings (``topk``, ``n_drop``, ``open_cost``, ``close_cost``,
           ``min_cost``, ``limit_threshold``, ``account``, ``risk_degree``,
@@ -126,6 +144,7 @@ def validate_config(config: dict) -> dict:
         "segments": _validate_segments(problems, config.get("segments")),
         "features": _validate_features(problems, _optional_section(config, "features")),
         "model": _validate_model(problems, _optional_section(config, "model")),
+        "ensemble": _validate_ensemble(problems, _optional_section(config, "ensemble")),
         "backtest": _validate_backtest(problems, _optional_section(config, "backtest")),
         "output_dir": _validate_output_dir(problems, config.get("output_dir")),
         "report": _validate_report(problems, config.get("report", True)),
@@ -317,6 +336,16 @@ def _validate_features(problems, features):
     window = features.get("window", 60)
     _check_constraints(problems, "features", Alpha360._parameter_constraints, {"window": window})
     return {"window": window}
+
+
+def _validate_ensemble(problems, ensemble):
+    if not isinstance(ensemble, dict):
+        problems.add("ensemble", f"must be a mapping, got {ensemble!r}")
+        return {"seeds": 1}
+    _check_keys(problems, "ensemble", ensemble, {"seeds"})
+    seeds = ensemble.get("seeds", 1)
+    _check_constraints(problems, "ensemble", _ENSEMBLE_CONSTRAINTS, {"seeds": seeds})
+    return {"seeds": seeds}
 
 
 def _validate_output_dir(problems, output_dir):

@@ -92,8 +92,18 @@ def _config_tables(config, model) -> dict:
         "Segments": pd.DataFrame(segments).T,
         "Data and features": {k: _jsonable(v) for k, v in data_table.items()},
         "Backtest (TopK-Dropout, costs)": {k: _jsonable(v) for k, v in config["backtest"].items()},
-        "Model (IGMTFRegressor parameters)": _scalar_parameters(model[-1]),
+        "Model (IGMTFRegressor parameters)": _model_parameters(model[-1]),
     }
+
+
+def _model_parameters(model) -> dict:
+    """The network's plain parameters; for a seed ensemble, its first member's, with
+    how many seeds are averaged and each member's ``random_state``."""
+    members = getattr(model, "estimators_", None)
+    if members is None:
+        return _scalar_parameters(model)
+    seeds = ", ".join(str(member.random_state) for member in members)
+    return {"seeds averaged": len(members), **_scalar_parameters(members[0]), "random_state": seeds}
 
 
 def _write_report(config, output_dir, results):

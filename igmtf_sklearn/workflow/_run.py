@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from ..backtest import risk_analysis, signal_analysis, topk_dropout_backtest
@@ -49,27 +51,54 @@ def _preprocessing():
 def _fit_model(config, X_train, y_train, X_valid, y_valid, progress):
     """Fit the preprocessing on the training rows, then IGMTF on them, validated on the valid rows.
 
-    Returns the fitted ``preprocessing -> model`` pipeline and the transformed
-    test-ready preprocessing. ExplicitValidation's panel bypasses a pipeline's
-    transformers, so the valid rows are transformed here, by the preprocessing
-    fitted on the training rows only.
+    Returns the fitted ``preprocessing -> model`` pipeline; the model is an
+    ``IGMTFRegressor``, or with ``ensemble.seeds > 1`` a ``VotingRegressor`` of them.
+    ExplicitValidation's panel bypasses a pipeline's transformers, so the valid
+    rows are transformed here, by the preprocessing fitted on the training rows only.
     """
     preprocessing = _preprocessing().fit(X_train)
     params = estimator_parameters(config["model"])
     if not progress:
         params.setdefault("verbose", 0)
-    model = IGMTFRegressor(
+    network = IGMTFRegressor(
         **params,
         train_split=ExplicitValidation(preprocessing.transform(X_valid), y_valid),
     )
+    seeds = config["ensemble"]["seeds"]
+    model = network if seeds == 1 else _seed_ensemble(network, seeds)
     model.fit(preprocessing.transform(X_train), y_train)
     # Drop the validation panel: the saved model need not carry the valid segment.
-    model.set_params(train_split=None)
+    for net in [*_networks(model), *(m for _, m in getattr(model, "estimators", ()))]:
+        net.set_params(train_split=None)
     steps = [*preprocessing.steps, ("model", model)]
     return Pipeline(steps).set_output(transform="pandas")
 
 
+def _seed_ensemble(network, seeds):
+    """``VotingRegressor`` of ``seeds`` copies of ``network``, the k-th seeded
+    ``random_state + k`` (each its own draw when ``random_state`` is None)."""
+    first = network.random_state
+    members = [
+        (f"seed{k}", clone(network).set_params(random_state=None if first is None else first + k))
+        for k in range(seeds)
+    ]
+    return VotingRegressor(members)
+
+
+def _networks(model):
+    """The fitted networks of a model: itself, or an ensemble's members."""
+    return list(getattr(model, "estimators_", [model]))
+
+
 def _model_summary(model) -> dict:
+    networks = _networks(model)
+    summaries = [_network_summary(net) for net in networks]
+    if len(networks) == 1:
+        return summaries[0]
+    return {"seeds": len(networks), "members": summaries}
+
+
+def _network_summary(model) -> dict:
     summary = {"epochs": len(model.history)}
     valid_ic = [row["valid_ic"] for row in model.history if row.get("valid_ic") is not None]
     if valid_ic:
@@ -86,11 +115,13 @@ DAYS_PER_YEAR = PERIODS_PER_YEAR["day"]
 
 
 def _baselines(model, X_test, labels) -> dict:
-    """The pretrained GRU alone on the test days, when IGMTF pretrained one."""
-    gru = getattr(model[-1], "pretrained_model_", None)
-    if gru is None:
+    """The pretrained GRU alone on the test days, when IGMTF pretrained one; an
+    ensemble's GRUs averaged like its members, so that both have the same budget."""
+    grus = [getattr(net, "pretrained_model_", None) for net in _networks(model[-1])]
+    if None in grus:
         return {}
-    scores = pd.Series(gru.predict(model[:-1].transform(X_test)), index=X_test.index)
+    X = model[:-1].transform(X_test)
+    scores = pd.Series(np.mean([gru.predict(X) for gru in grus], axis=0), index=X_test.index)
     return {"GRU alone": signal_analysis(scores, labels, ann_scaler=DAYS_PER_YEAR)}
 
 
@@ -155,11 +186,13 @@ def run_workflow(config: dict, *, progress: bool = True) -> dict:
         (:class:`~igmtf_sklearn.backtest.SignalAnalysis`, annualised with 238
         days a year as the risk tables), ``baselines`` (``{"GRU alone":
         SignalAnalysis}`` of the pretrained GRU on the test days, empty
-        without pretraining), ``training`` (the
-        :func:`~igmtf_sklearn.metrics.training_curve`), ``model`` (the
-        fitted ``RobustZScoreNorm -> Fillna -> IGMTFRegressor`` pipeline; its
-        estimator's ``train_split`` is reset to None so that it does not carry
-        the valid segment).
+        without pretraining; with ``ensemble.seeds > 1`` the members' GRUs
+        averaged), ``training`` (the
+        :func:`~igmtf_sklearn.metrics.training_curve`; of the first member
+        with ``ensemble.seeds > 1``), ``model`` (the fitted ``RobustZScoreNorm
+        -> Fillna -> IGMTFRegressor`` pipeline, or ``-> VotingRegressor`` of
+        ``ensemble.seeds`` IGMTFRegressors; each estimator's ``train_split``
+        is reset to None so that it does not carry the valid segment).
 
     Notes
     -----
@@ -230,7 +263,8 @@ def run_workflow(config: dict, *, progress: bool = True) -> dict:
         "positions": positions,
         "signal": analysis,
         "baselines": baselines,
-        "training": training_curve(model),
+        # an ensemble's first member: one seed's curve shows how the budget was used
+        "training": training_curve(_networks(model[-1])[0]),
         "model": model,
     }
     metrics["seconds"] = dict(stage.seconds)  # every stage but the writing itself

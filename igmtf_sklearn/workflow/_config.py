@@ -329,23 +329,24 @@ def _check_segments_in_data(problems, data, segments):
 
 
 def _validate_features(problems, features):
-    if not isinstance(features, dict):
-        problems.add("features", f"must be a mapping, got {features!r}")
-        return {"window": 60}
-    _check_keys(problems, "features", features, {"window"})
-    window = features.get("window", 60)
-    _check_constraints(problems, "features", Alpha360._parameter_constraints, {"window": window})
-    return {"window": window}
+    return _one_setting(
+        problems, "features", features, "window", 60, Alpha360._parameter_constraints
+    )
 
 
 def _validate_ensemble(problems, ensemble):
-    if not isinstance(ensemble, dict):
-        problems.add("ensemble", f"must be a mapping, got {ensemble!r}")
-        return {"seeds": 1}
-    _check_keys(problems, "ensemble", ensemble, {"seeds"})
-    seeds = ensemble.get("seeds", 1)
-    _check_constraints(problems, "ensemble", _ENSEMBLE_CONSTRAINTS, {"seeds": seeds})
-    return {"seeds": seeds}
+    return _one_setting(problems, "ensemble", ensemble, "seeds", 1, _ENSEMBLE_CONSTRAINTS)
+
+
+def _one_setting(problems, where, section, key, default, constraints):
+    """A section of one setting (``features: {window: 60}``), checked, with its default."""
+    if not isinstance(section, dict):
+        problems.add(where, f"must be a mapping, got {section!r}")
+        return {key: default}
+    _check_keys(problems, where, section, {key})
+    value = section.get(key, default)
+    _check_constraints(problems, where, constraints, {key: value})
+    return {key: value}
 
 
 def _validate_output_dir(problems, output_dir):

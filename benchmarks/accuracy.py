@@ -42,76 +42,21 @@ import _accuracy_schedule as schedule
 import _feature_choice as choice
 import _walk_forward_search as search
 from _accuracy_data import FEATURES, LOOKBACK_DAYS, SEGMENTS, SETTINGS, segment_frames, split_name
+from _accuracy_variants import (
+    BLENDS,
+    BUDGET,
+    GRU,
+    POOLS,
+    PRETRAININGS,
+    REFERENCE,
+    SMOKE_PARAMS,
+    SPECIAL,
+    VARIANTS,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = REPO_ROOT / "benchmarks" / "results" / "accuracy"
 DEFAULT_CACHE = REPO_ROOT / "benchmarks" / ".cache"
-
-# The budget every variant gets (the issue asks for >= 8 IGMTF epochs, patience 4).
-BUDGET = {"pretrain_epochs": 8, "epochs": 8, "patience": 4}
-#: How the GRU is trained, when pretrained and when trained alone.
-GRU = {"lr": 1e-3, "batch_size": 800}
-#: Extra parameters of every network (set only by ``--smoke``).
-SMOKE_PARAMS = {}
-
-#: IGMTF variants: extra ``IGMTFRegressor`` parameters over Qlib's defaults. ``qlib``
-#: is the Qlib-equivalent default and the reference of every paired difference.
-VARIANTS = {
-    "qlib": {},
-    # Train on the metric: minus the daily Pearson IC instead of MSE.
-    "ic": {"criterion": "DailyICLoss"},
-    # The known outcomes of the 50 most similar past samples (purged by the horizon).
-    "labels": {"label_neighbors": 50},
-    # Fewer, closer neighbours: 50 averaged labels lost C's validation; the 10 most similar
-    # samples' outcomes are noisier but less of an echo of the market's average.
-    "labels10": {"label_neighbors": 10},
-    "ic_labels": {"criterion": "DailyICLoss", "label_neighbors": 50},
-    # Qlib's hard-coded IGMTF learning rate, tripled: its best epoch is the 6th-8th of 8,
-    # so the budget, not overfitting, limits it.
-    "lr_3x": {"lr": 3e-4},
-    # Keep the pretrained GRU's output layer and learn the graph's part as a correction
-    # that starts at zero: IGMTF's epochs start from the GRU's predictions, not a new head.
-    "residual": {"residual_head": True},
-    # The same, with the GRU encoder frozen (skorch's Freezer): IGMTF's epochs train only
-    # the graph's part, so they cannot move the GRU's representation away.
-    "frozen": {"residual_head": True, "freeze": "rnn.*"},
-    # Speed, not accuracy: the bank from the training steps' own hidden states (issue 13).
-    "bank_reuse": {"bank_refresh": "training_pass"},
-    # Validate and keep an average of the weights over the last epoch's steps (Polyak
-    # averaging, half-life one epoch) instead of the last step's: on CSI 300 the
-    # validation IC of consecutive epochs differs by up to 2x, step noise, not learning.
-    "ema": {"ema_halflife": 1.0},
-    # The same, starting from the GRU's predictions (``residual``): on C, ``ema``'s
-    # random head started 0.003 below its averaged GRU's validation IC and never caught up.
-    "residual_ema": {"residual_head": True, "ema_halflife": 1.0},
-}
-#: Tasks that are not IGMTF variants: the pretraining, the GRU alone at equal epochs, and
-#: the walk-forward grid search a user of this package would run, and ``choose``: the
-#: choice of normalisation on the training years (its final fits are ``chosen``).
-SPECIAL = ("pretrain", "gru", "search", "choose")
-REFERENCE = "qlib"
-#: Blends scored from the saved predictions, no extra fit: per seed, the average of the
-#: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
-#: together with the GRU it was built on: 8 + 8 epochs, the budget of ``gru``.
-BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretrain")}
-#: Bases that differ from Qlib's in how the GRU is pretrained rather than in its inputs.
-#: A task ``<name>@icstop`` starts from a GRU whose pretraining kept its epoch with the
-#: best validation IC (``RNNRegressor(monitor="valid_ic")``, the rule IGMTF's own epochs
-#: follow) instead of the lowest validation loss, which on rank-normalised labels moves in
-#: the fourth decimal; ``gru@icstop`` trains on by the same rule. ``both_icstop``: the same
-#: on the ``both`` features. ``ema_icstop``: the GRU's weights averaged over its steps
-#: (``ema_halflife=1``), stopped on the validation IC of the average.
-PRETRAININGS = {
-    "icstop": {"features": "robust", "monitor": "valid_ic"},
-    "both_icstop": {"features": "both", "monitor": "valid_ic"},
-    "ema_icstop": {"features": "robust", "monitor": "valid_ic", "ema_halflife": 1.0},
-}
-#: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
-#: them. Each maps a task's (kind, base) to whether it is in.
-POOLS = {
-    "every model": lambda kind, base: base == "robust",
-    "every IGMTF": lambda kind, base: base == "robust" and kind not in ("pretrain", "gru"),
-}
 
 
 # -- tasks -----------------------------------------------------------------------------

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 from _small_nets import SMALL_IGMTF as SMALL
+from _small_nets import SMALL_RNN
 from sklearn.ensemble import VotingRegressor
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from igmtf_sklearn import IGMTFRegressor
+from igmtf_sklearn import IGMTFRegressor, RNNRegressor
 from igmtf_sklearn.persistence import FORMAT_VERSION, load_model, save_model
 from igmtf_sklearn.preprocessing import Fillna, RobustZScoreNorm
 
@@ -125,3 +126,17 @@ def test_voting_regressor_with_foreign_member_is_refused(split_market, other, tm
     with pytest.raises(TypeError, match="member 'other'.*joblib"):
         save_model(model, tmp_path / "seeds.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_voting_regressor_alone_round_trip_and_weights_that_are_not_numbers(split_market, tmp_path):
+    X_train, y_train, X_test, _ = split_market
+    members = [(f"seed{k}", RNNRegressor(**{**SMALL_RNN, "random_state": k})) for k in range(2)]
+    model = VotingRegressor(members, weights=np.array([0.25, 0.75])).fit(X_train, y_train)
+    save_model(model, tmp_path / "seeds.pt")
+    loaded = load_model(tmp_path / "seeds.pt")
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+    assert loaded.weights == [0.25, 0.75]
+    model.weights = ["a", "b"]  # dropping them would change the predictions: refused
+    with pytest.raises(TypeError, match="weights are a list of numbers or None"):
+        save_model(model, tmp_path / "other.pt")
+    assert not (tmp_path / "other.pt").exists()

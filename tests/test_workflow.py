@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 
 from igmtf_sklearn import DailyICLoss, ExplicitValidation
+from igmtf_sklearn.backtest import signal_analysis
 from igmtf_sklearn.datasets import make_stock_panel
+from igmtf_sklearn.metrics import training_curve
 from igmtf_sklearn.persistence import load_model
 from igmtf_sklearn.preprocessing import Alpha360
 from igmtf_sklearn.workflow import load_config, run_workflow, validate_config
@@ -378,8 +380,10 @@ def test_config_averages_seeds(tmp_path):
     result = run_workflow(config, progress=False)
     ensemble = result["model"][-1]
     members = ensemble.estimators_
+    assert list(ensemble.named_estimators_) == ["seed0", "seed1"]
     assert [m.random_state for m in members] == [0, 1]
-    assert not any(isinstance(m.train_split, ExplicitValidation) for m in members)
+    unfitted = [m for _, m in ensemble.estimators]  # neither keeps the valid segment
+    assert all(m.train_split is None for m in [*members, *unfitted])
     X_test = result["model"][:-1].transform(_test_features(result))
     scores = result["predictions"]["score"].to_numpy()
     np.testing.assert_allclose(np.mean([m.predict(X_test) for m in members], axis=0), scores)
@@ -387,8 +391,13 @@ def test_config_averages_seeds(tmp_path):
     loaded = load_model(result["files"]["model"])
     np.testing.assert_allclose(loaded.predict(_test_features(result)), scores, rtol=1e-6)
     summary = json.loads(result["files"]["metrics"].read_text())["model"]
-    assert summary["seeds"] == 2 and [m["epochs"] for m in summary["members"]] == [1, 1]
-    assert "GRU alone" in result["baselines"]
+    assert sorted(summary) == ["seed0", "seed1"] and summary["seed1"]["epochs"] == 1
+    grus = np.mean([m.pretrained_model_.predict(X_test) for m in members], axis=0)
+    labels = result["predictions"]["label"]
+    expected = signal_analysis(pd.Series(grus, index=labels.index), labels, ann_scaler=238)
+    assert result["baselines"]["GRU alone"].summary["IC"] == pytest.approx(expected.summary["IC"])
+    with pytest.raises(TypeError, match="Pass one of its members"):
+        training_curve(result["model"])
     if HAS_MATPLOTLIB:  # the report's configuration names the seeds averaged
         assert "seeds averaged" in result["files"]["report"].read_text()
 
@@ -408,3 +417,13 @@ def test_config_refuses_bad_seed_counts(tmp_path):
     ):
         with pytest.raises(ValueError, match=expected):
             validate_config({**config, "ensemble": ensemble})
+
+
+def test_config_refuses_member_seeds_past_the_largest(tmp_path):
+    """Members are seeded random_state + k: the last one's seed is checked before any fit."""
+    config = {**tiny_config(tmp_path / "run"), "ensemble": {"seeds": 3}}
+    config["model"]["random_state"] = 2**32 - 3  # the members' seeds end at 2**32 - 1: valid
+    validate_config(config)
+    config["model"]["random_state"] = 2**32 - 2
+    with pytest.raises(ValueError, match=r"model\.random_state: .* \[0, 4294967293\], got"):
+        validate_config(config)

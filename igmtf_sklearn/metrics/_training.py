@@ -38,7 +38,8 @@ def training_curve(model) -> pd.DataFrame:
         A fitted skorch network of this package (e.g. ``IGMTFRegressor``,
         ``RNNRegressor``), or a pipeline ending with one. Its
         ``pretrained_model_``, when it has one (IGMTF's GRU pretraining), comes
-        first.
+        first. An ensemble (``VotingRegressor``) is refused: pass one of its
+        members.
 
     Returns
     -------
@@ -63,6 +64,11 @@ def training_curve(model) -> pd.DataFrame:
     steps = getattr(model, "steps", None)
     if steps:  # a Pipeline: its last step is the network
         model = steps[-1][1]
+    if hasattr(model, "estimators_") and not hasattr(model, "history"):
+        raise TypeError(
+            f"training_curve reads one network's history; {type(model).__name__} is an "
+            "ensemble of several. Pass one of its members, e.g. ensemble.estimators_[0]."
+        )
     rows = _history_rows(getattr(model, "pretrained_model_", None), "pretraining")
     rows += _history_rows(model, "training")
     curve = pd.DataFrame(rows, columns=["stage", "epoch", *_COLUMNS.values()])

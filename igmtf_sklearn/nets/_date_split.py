@@ -98,6 +98,12 @@ class ExplicitValidation:
         Validation labels on the same index; normalised per day like the
         training labels.
 
+    Notes
+    -----
+    A copy (``copy.deepcopy``, and so :func:`sklearn.base.clone` of an estimator
+    holding it) shares the panel: it is only read, and a grid search or an ensemble
+    would otherwise duplicate it for every candidate or member.
+
     Examples
     --------
     >>> from igmtf_sklearn import ExplicitValidation, IGMTFRegressor

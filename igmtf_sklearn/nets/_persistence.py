@@ -258,7 +258,10 @@ def _load_step(state, device):
         step = _TRANSFORMERS[name](**state["params"])
         _restore_fitted(step, state["fitted"])
         return step
-    raise ValueError(f"The model file names an unknown class {name!r}; it was not written here.")
+    raise ValueError(
+        f"The model file names an unknown class {name!r}: it was not written by "
+        "igmtf-sklearn, or by a newer release of it (upgrade to load it)."
+    )
 
 
 def load_model(path: str | os.PathLike, *, device: str = "cpu") -> BaseEstimator:

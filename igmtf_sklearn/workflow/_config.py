@@ -20,7 +20,7 @@ from .._utils._param_validation import constraint_problem, function_constraints
 from ..datasets import make_stock_panel
 from ..preprocessing import Alpha360
 from ._checks import _check_constraints, _check_keys, _Problems, _timestamp
-from ._model_config import _validate_backtest, _validate_model
+from ._model_config import _validate_backtest, _validate_ensemble_seeds, _validate_model
 
 __all__ = ["validate_config"]
 
@@ -150,6 +150,7 @@ def validate_config(config: dict) -> dict:
         "report": _validate_report(problems, config.get("report", True)),
         "title": config.get("title", DEFAULT_TITLE),
     }
+    _validate_ensemble_seeds(problems, result["model"], result["ensemble"]["seeds"])
     if not isinstance(result["title"], str):
         problems.add("title", f"must be a string, got {result['title']!r}")
     if result["data"] and result["segments"]:

@@ -28,6 +28,8 @@ _MODEL_EXTRA = {"verbose", "device"}
 #: The losses a configuration names with ``criterion:`` (an object cannot be written in YAML).
 CRITERIA = {"MaskedMSELoss": MaskedMSELoss, "DailyICLoss": DailyICLoss}
 _MODEL_PREFIXES = ("module__", "optimizer__", "criterion__")
+#: The largest seed numpy (and so ``random_state``) accepts.
+_MAX_SEED = 2**32 - 1
 
 
 def _model_parameters() -> dict:
@@ -36,6 +38,26 @@ def _model_parameters() -> dict:
     allowed = {k: p.default for k, p in signature.items() if k not in _MODEL_EXCLUDED}
     allowed.update(verbose=1, device="cpu", criterion="MaskedMSELoss")
     return allowed
+
+
+def networks(model) -> list:
+    """The fitted networks of a model: itself, or a seed ensemble's members."""
+    return list(getattr(model, "estimators_", [model]))
+
+
+def _validate_ensemble_seeds(problems, model, seeds):
+    """Members are seeded ``random_state + k``: each must be a valid seed, checked now
+    rather than when the k-th member's fit starts, after the others have trained."""
+    first = model.get("random_state") if isinstance(model, dict) else None
+    if not isinstance(seeds, int) or seeds < 2 or first is None:
+        return
+    if not isinstance(first, int) or first + seeds - 1 > _MAX_SEED:
+        problems.add(
+            "model.random_state",
+            f"with ensemble.seeds: {seeds} the members are seeded random_state + 0 .. "
+            f"{seeds - 1}, so it must be null or an int in [0, {_MAX_SEED - seeds + 1}], "
+            f"got {first!r}",
+        )
 
 
 def estimator_parameters(model: dict) -> dict:

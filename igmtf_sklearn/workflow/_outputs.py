@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..nets import save_model
 from ..report import atomic_path, atomic_write, write_report
+from ._model_config import networks
 
 
 def _jsonable(value):
@@ -99,8 +100,8 @@ def _config_tables(config, model) -> dict:
 def _model_parameters(model) -> dict:
     """The network's plain parameters; for a seed ensemble, its first member's, with
     how many seeds are averaged and each member's ``random_state``."""
-    members = getattr(model, "estimators_", None)
-    if members is None:
+    members = networks(model)
+    if members[0] is model:
         return _scalar_parameters(model)
     seeds = ", ".join(str(member.random_state) for member in members)
     return {"seeds averaged": len(members), **_scalar_parameters(members[0]), "random_state": seeds}

@@ -19,7 +19,7 @@ from ..nets import ExplicitValidation, IGMTFRegressor
 from ..preprocessing import Fillna, RobustZScoreNorm
 from ._config import validate_config
 from ._data import _features_and_label, _load_data, _segment_rows
-from ._model_config import estimator_parameters
+from ._model_config import estimator_parameters, networks
 from ._outputs import _write_outputs
 
 __all__ = ["run_workflow"]
@@ -68,7 +68,7 @@ def _fit_model(config, X_train, y_train, X_valid, y_valid, progress):
     model = network if seeds == 1 else _seed_ensemble(network, seeds)
     model.fit(preprocessing.transform(X_train), y_train)
     # Drop the validation panel: the saved model need not carry the valid segment.
-    for net in [*_networks(model), *(m for _, m in getattr(model, "estimators", ()))]:
+    for net in [*networks(model), *(m for _, m in getattr(model, "estimators", ()))]:
         net.set_params(train_split=None)
     steps = [*preprocessing.steps, ("model", model)]
     return Pipeline(steps).set_output(transform="pandas")
@@ -76,26 +76,23 @@ def _fit_model(config, X_train, y_train, X_valid, y_valid, progress):
 
 def _seed_ensemble(network, seeds):
     """``VotingRegressor`` of ``seeds`` copies of ``network``, the k-th seeded
-    ``random_state + k`` (each its own draw when ``random_state`` is None)."""
+    ``random_state + k`` and named after its seed (``member<k>``, each its own draw,
+    when ``random_state`` is None)."""
     first = network.random_state
     members = [
-        (f"seed{k}", clone(network).set_params(random_state=None if first is None else first + k))
+        (f"member{k}", clone(network))
+        if first is None
+        else (f"seed{first + k}", clone(network).set_params(random_state=first + k))
         for k in range(seeds)
     ]
     return VotingRegressor(members)
 
 
-def _networks(model):
-    """The fitted networks of a model: itself, or an ensemble's members."""
-    return list(getattr(model, "estimators_", [model]))
-
-
 def _model_summary(model) -> dict:
-    networks = _networks(model)
-    summaries = [_network_summary(net) for net in networks]
-    if len(networks) == 1:
-        return summaries[0]
-    return {"seeds": len(networks), "members": summaries}
+    """The network's epochs and best validation IC; an ensemble's per member, by name."""
+    if not hasattr(model, "estimators_"):
+        return _network_summary(model)
+    return {name: _network_summary(model.named_estimators_[name]) for name, _ in model.estimators}
 
 
 def _network_summary(model) -> dict:
@@ -116,8 +113,8 @@ DAYS_PER_YEAR = PERIODS_PER_YEAR["day"]
 
 def _baselines(model, X_test, labels) -> dict:
     """The pretrained GRU alone on the test days, when IGMTF pretrained one; an
-    ensemble's GRUs averaged like its members, so that both have the same budget."""
-    grus = [getattr(net, "pretrained_model_", None) for net in _networks(model[-1])]
+    ensemble's GRUs averaged like its members, so both average as many seeds."""
+    grus = [getattr(net, "pretrained_model_", None) for net in networks(model[-1])]
     if None in grus:
         return {}
     X = model[:-1].transform(X_test)
@@ -264,7 +261,7 @@ def run_workflow(config: dict, *, progress: bool = True) -> dict:
         "signal": analysis,
         "baselines": baselines,
         # an ensemble's first member: one seed's curve shows how the budget was used
-        "training": training_curve(_networks(model[-1])[0]),
+        "training": training_curve(networks(model[-1])[0]),
         "model": model,
     }
     metrics["seconds"] = dict(stage.seconds)  # every stage but the writing itself

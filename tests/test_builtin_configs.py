@@ -161,3 +161,23 @@ def test_the_csi300_config_without_its_data_says_where_it_looked(tmp_path, monke
     assert "'../shared/data/cn_csi300' is not a Qlib data folder" in error
     assert f"relative paths start from {str(tmp_path / 'here')!r}" in error
     assert not (tmp_path / "here" / "runs").exists()
+
+
+def test_the_recommended_lines_of_the_csi300_config_work_uncommented(tmp_path):
+    """csi300_alpha360 shows the recommended configuration as comments to remove."""
+    import yaml
+
+    text = (PACKAGED / "csi300_alpha360.yaml").read_text()
+    for commented in ("  # pretrain_monitor:", "# ensemble:", "#   seeds:"):
+        assert commented in text
+        text = text.replace(commented, commented.replace("# ", "", 1))
+    config = yaml.safe_load(text)
+    config.update(data={"synthetic": {"n_instruments": 5, "n_days": 30}}, output_dir=tmp_path)
+    config["segments"] = {
+        "train": ["2015-01-01", "2015-01-20"],
+        "valid": ["2015-01-21", "2015-01-31"],
+        "test": ["2015-02-01", "2015-02-10"],
+    }
+    checked = validate_config(config)
+    assert checked["model"]["pretrain_monitor"] == "valid_ic"
+    assert checked["ensemble"] == {"seeds": 3}

@@ -5,7 +5,7 @@ An ensemble averages the predictions of several fits, each z-scored within its d
 one fit per member, so these tables stand apart from the equal-budget comparisons:
 
 - ``seed_average_table``: each variant's seeds averaged, against its single seeds;
-- ``replicated_table``: ensembles of three seeds (0-2, 3-5, ...), each an independent
+- ``replicated_tables``: ensembles of three seeds (0-2, 3-5, ...), each an independent
   replicate, paired against the reference's single seeds and against the reference's
   ensemble of the same seeds (the equal budget);
 - ``pooled_table``: every saved model averaged, the ceiling of any ensemble of them.
@@ -13,7 +13,7 @@ one fit per member, so these tables stand apart from the equal-budget comparison
 
 from __future__ import annotations
 
-from _accuracy_results import averaged, load_labels, predictions_path
+from _accuracy_results import averaged, by_variant, load_labels, predictions_path
 
 
 def seed_average_table(results, results_dir, blends, segment="test"):
@@ -26,7 +26,7 @@ def seed_average_table(results, results_dir, blends, segment="test"):
         "IC, one seed (mean) | IC, seeds averaged |",
         "|---|---|---|---|---|---|---|",
     ]
-    by = _by_variant(results)
+    by = by_variant(results)
     labels_of = {s: load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
     for (setting, variant), runs in sorted(by.items()):
         parts = blends.get(variant, (variant,))
@@ -94,61 +94,64 @@ def seed_groups(seeds, size=3):
     return [g for g in groups if seeds.issuperset(g)]
 
 
-def replicated_table(results, results_dir, reference, segment="test", size=3):
-    """Markdown table: per variant, ensembles of ``size`` seeds, one per complete group of
-    seeds (0-2, 3-5, ...), mean +- std over these replicates; and per replicate, paired,
-    the ensemble minus ``reference``'s single seeds (their mean rank IC: what one fit of
-    the default gives) and minus ``reference``'s ensemble of the same seeds (the same
-    budget), as mean +- standard error over the replicates both have."""
-    import numpy as np
-
-    by = _by_variant(results)
-    lines = [
+def replicated_tables(results, results_dir, reference, segments=("valid", "test"), size=3):
+    """Markdown tables, ``{segment: table}``: per variant, ensembles of ``size`` seeds, one
+    per complete group of seeds (0-2, 3-5, ...), mean +- std over these replicates; and per
+    replicate, paired, the ensemble minus ``reference``'s single seeds (their mean rank IC:
+    what one fit of the default gives) and minus ``reference``'s ensemble of the same seeds
+    (the same budget), as mean +- standard error over the replicates both have. Each
+    ensemble's predictions are read and scored once, for every segment."""
+    by = by_variant(results)
+    header = [
         f"| setting | variant | seed groups | Rank IC, ensemble | vs {reference}, one seed "
         f"(paired, +- s.e.) | vs {reference}, ensemble of the same seeds | IC, ensemble |",
         "|---|---|---|---|---|---|---|",
     ]
+    lines = {segment: list(header) for segment in segments}
     for setting in sorted({s for s, _ in by}):
-        labels = load_labels(results_dir, setting)
-        if labels is None:
-            continue
-        ensembles = {}  # (variant, group) -> scores
-        for variant in sorted(v for s, v in by if s == setting):
-            runs = by[(setting, variant)]
-            for group in seed_groups(runs, size):
-                tasks = [(variant, seed) for seed in group]
-                scores = averaged(results_dir, setting, tasks, labels)
-                if scores is not None:
-                    ensembles[(variant, group)] = scores[segment]
+        ensembles = _seed_ensembles(by, setting, results_dir, size)
         ref_runs = by.get((setting, reference), {})
-        for variant in dict.fromkeys(v for v, _ in ensembles):
-            groups = [g for v, g in ensembles if v == variant]
-            rank = np.array([ensembles[(variant, g)]["Rank IC"] for g in groups])
-            ic = np.array([ensembles[(variant, g)]["IC"] for g in groups])
-            one_seed = {
-                g: np.mean([ref_runs[s][segment]["Rank IC"] for s in g])
-                for g in groups
-                if all(s in ref_runs for s in g)
-            }
-            same_seeds = {
-                g: ensembles[(reference, g)]["Rank IC"]
-                for g in groups
-                if (reference, g) in ensembles
-            }
-            cells = [_mean_sd(rank), _paired(ensembles, variant, one_seed)]
-            cells.append("" if variant == reference else _paired(ensembles, variant, same_seeds))
-            cells.append(_mean_sd(ic))
-            names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
-            lines.append(f"| {setting} | {variant} | {names} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        for segment in segments:
+            scored = {key: scores[segment] for key, scores in ensembles.items()}
+            for variant in dict.fromkeys(v for v, _ in scored):
+                row = _replicated_row(scored, variant, reference, ref_runs, segment)
+                lines[segment].append(f"| {setting} | {variant} | " + " | ".join(row) + " |")
+    return {segment: "\n".join(table) for segment, table in lines.items()}
 
 
-def _by_variant(results):
-    """``{(setting, variant): {seed: result}}``."""
-    by = {}
-    for r in results:
-        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
-    return by
+def _seed_ensembles(by, setting, results_dir, size):
+    """``{(variant, group): {segment: scores}}`` of a setting's complete seed groups."""
+    labels = load_labels(results_dir, setting)
+    ensembles = {}
+    for variant in sorted(v for s, v in by if s == setting) if labels else ():
+        for group in seed_groups(by[(setting, variant)], size):
+            scores = averaged(results_dir, setting, [(variant, s) for s in group], labels)
+            if scores is not None:
+                ensembles[(variant, group)] = scores
+    return ensembles
+
+
+def _replicated_row(scored, variant, reference, ref_runs, segment):
+    """The cells after a row's setting and variant: its groups, their mean rank IC and the
+    two paired differences, and their mean IC."""
+    import numpy as np
+
+    groups = [g for v, g in scored if v == variant]
+    rank = np.array([scored[(variant, g)]["Rank IC"] for g in groups])
+    ic = np.array([scored[(variant, g)]["IC"] for g in groups])
+    one_seed = {
+        g: np.mean([ref_runs[s][segment]["Rank IC"] for s in g])
+        for g in groups
+        if all(s in ref_runs for s in g)
+    }
+    same_seeds = {g: scored[(reference, g)]["Rank IC"] for g in groups if (reference, g) in scored}
+    return [
+        ", ".join(f"{g[0]}-{g[-1]}" for g in groups),
+        _mean_sd(rank),
+        _paired(scored, variant, one_seed),
+        "" if variant == reference else _paired(scored, variant, same_seeds),
+        _mean_sd(ic),
+    ]
 
 
 def _mean_sd(values):

@@ -155,15 +155,21 @@ def kept_epoch(run):
     return values.index(pick(values)) + 1
 
 
+def by_variant(results):
+    """``{(setting, variant): {seed: result}}``."""
+    by = {}
+    for r in results:
+        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    return by
+
+
 def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "ICIR", "Rank ICIR")):
     """Markdown table: per setting and variant (``order`` first, then the rest sorted),
     mean +- std over seeds, and the paired difference against ``reference`` (mean +-
     standard error over the seeds both have)."""
     import numpy as np
 
-    by = {}
-    for r in results:
-        by.setdefault((r["setting"], r["variant"]), {})[r["seed"]] = r
+    by = by_variant(results)
     order = [*order, *sorted({v for _, v in by} - set(order))]
     lines = [
         f"{segment} | setting | variant | seeds | "

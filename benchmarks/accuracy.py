@@ -341,9 +341,9 @@ def print_tables(results_dir):
     for segment in ("valid", "test"):
         print(f"\n### {segment}: predictions averaged over seeds\n")
         print(ensembles.seed_average_table(results, results_dir, BLENDS, segment))
-    for segment in ("valid", "test"):
+    for segment, table in ensembles.replicated_tables(results, results_dir, REFERENCE).items():
         print(f"\n### {segment}: ensembles of three seeds, replicated\n")
-        print(ensembles.replicated_table(results, results_dir, REFERENCE, segment))
+        print(table)
     print("\n### every saved model averaged\n")
     pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
     print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))

@@ -62,7 +62,7 @@ def test_seed_groups_are_complete_consecutive_triples(bench):
 def test_replicated_table_pairs_each_group_of_seeds(bench, tmp_path):
     store, ensembles = bench
     rows = _campaign(store, tmp_path, seeds=range(7))  # seed 6 is no complete group
-    table = ensembles.replicated_table(rows, tmp_path, "qlib", "test")
+    table = ensembles.replicated_tables(rows, tmp_path, "qlib", segments=("test",))["test"]
     line = next(row for row in table.splitlines() if row.startswith("| C | signal |"))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[2] == "0-2, 3-5"

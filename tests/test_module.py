@@ -129,3 +129,53 @@ def test_rnn_module_matches_qlib_layout():
         "fc_out.bias",
     }
     assert module(torch.randn(5, 3 * 7)).shape == (5,)
+
+
+# -- same_day_neighbors: a cross-sectional graph beside the past days' ---------------------
+def _same_day_module(same_day_neighbors):
+    torch.manual_seed(2)
+    module = IGMTFModule(
+        d_feat=2, hidden_size=8, k_day=2, n_neighbor=3, same_day_neighbors=same_day_neighbors
+    ).eval()
+    counts = torch.tensor([4, 5, 3])
+    with torch.no_grad():
+        module.set_memory_bank(module.encode(torch.randn(int(counts.sum()), 12)), counts)
+    return module
+
+
+def test_same_day_graph_starts_as_qlibs_model_and_adds_only_its_own_layer():
+    module = _same_day_module(3)
+    qlib = IGMTFModule(d_feat=2, hidden_size=8, k_day=2, n_neighbor=3).eval()
+    extra = set(module.state_dict()) - set(qlib.state_dict())
+    assert extra == {"same_day_out.weight", "same_day_out.bias"}
+    qlib.load_state_dict({k: v for k, v in module.state_dict().items() if k not in extra})
+    x = torch.randn(6, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), qlib(x), atol=0, rtol=0)
+
+
+def test_same_day_aggregate_is_the_other_rows_of_the_day():
+    # With as many neighbours as other rows, each row aggregates every other row of
+    # its day, weighted cos / n, and never itself.
+    module = _same_day_module(4)
+    h = torch.randn(1, 5, 8)
+    with torch.no_grad():
+        aggregate = module._same_day_aggregate(h, torch.ones(1, 5, dtype=torch.bool))
+        query, keys = module.project1(h[0]), module.project2(h[0])
+        cos = torch.nn.functional.cosine_similarity(query[:, None], keys[None], dim=-1)
+        weights = cos.masked_fill(torch.eye(5, dtype=torch.bool), 0.0) / 4
+        torch.testing.assert_close(aggregate[0], weights @ keys, atol=1e-5, rtol=0)
+
+
+def test_same_day_graph_on_padded_days_matches_days_passed_alone():
+    # Padding is nobody's neighbour; a 1-row day has no peers and gets a zero aggregate.
+    module = _same_day_module(3)
+    torch.nn.init.normal_(module.same_day_out.weight)
+    days = [torch.randn(6, 12), torch.randn(2, 12), torch.randn(1, 12)]
+    x, mask = pad_by_day(torch.cat(days), torch.tensor([6, 2, 1]))
+    with torch.no_grad():
+        batched = module(x, mask)
+        for i, day in enumerate(days):
+            torch.testing.assert_close(batched[i, : len(day)], module(day), atol=1e-6, rtol=0)
+        one_row = torch.ones(1, 1, dtype=torch.bool)
+        assert not module._same_day_aggregate(module.encode(days[2])[None], one_row).any()

@@ -91,6 +91,14 @@ class IGMTFModule(nn.Module):
         module given the pretrained GRU's weights then starts out predicting
         exactly what that GRU predicts, and training adds what the neighbours
         bring. False is Qlib's model, whose head starts from random weights.
+    same_day_neighbors : int, default=0
+        When > 0, each sample is also compared with the other samples of its own
+        day (a cross-sectional graph, which the past days' bank cannot give): the
+        ``same_day_neighbors`` most similar, itself excluded, are aggregated as
+        the past days' neighbours are (``project1`` against ``project2``, weights
+        ``cos / n``) and read by a linear layer (``same_day_out``) added to the
+        prediction. It starts at zero, so the module starts as Qlib's. 0 is
+        Qlib's model.
     fused : bool, default=True
         Run the encoder through the fused CPU kernel (:class:`FusedGRU` /
         :class:`FusedLSTM`: same parameters and state dict as ``nn.GRU`` /
@@ -127,6 +135,7 @@ class IGMTFModule(nn.Module):
         n_neighbor: int = 10,
         label_neighbors: int = 0,
         residual_head: bool = False,
+        same_day_neighbors: int = 0,
         fused: bool = True,
     ) -> None:
         super().__init__()
@@ -159,6 +168,12 @@ class IGMTFModule(nn.Module):
             # The correction starts at zero: the module starts as its base GRU.
             nn.init.zeros_(self.fc_out_pred.weight)
             nn.init.zeros_(self.fc_out_pred.bias)
+        self.same_day_neighbors = same_day_neighbors
+        if same_day_neighbors:
+            # Registered only with the option on, so Qlib's state dict stays as it is.
+            self.same_day_out = nn.Linear(hidden_size, 1)
+            nn.init.zeros_(self.same_day_out.weight)
+            nn.init.zeros_(self.same_day_out.bias)
 
     # -- encoder and memory bank ------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -265,7 +280,27 @@ class IGMTFModule(nn.Module):
             pred = pred + self.fc_out(last_state).reshape(n_days, n_rows)
         if label_mean is not None:
             pred = pred + self.label_out(label_mean.unsqueeze(-1)).squeeze(-1)
+        if self.same_day_neighbors:
+            pred = pred + self.same_day_out(self._same_day_aggregate(h, mask)).squeeze(-1)
         return pred[0] if one_day else pred
+
+    def _same_day_aggregate(self, h, mask):
+        """Weighted sum of each sample's most similar other samples of its own day."""
+        keys = self.project2(h)
+        similarity = _cosine(self.project1(h), keys)  # [B, R, R]
+        n_rows = h.shape[1]
+        # A sample is not its own neighbour, and padding is nobody's.
+        itself = torch.eye(n_rows, dtype=torch.bool, device=h.device)
+        similarity = similarity.masked_fill(itself | ~mask.unsqueeze(1), float("-inf"))
+        n_neighbor = min(self.same_day_neighbors, n_rows - 1)
+        if n_neighbor < 1:
+            return torch.zeros_like(h)
+        top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
+        # Divide by the peers actually used, so a padded day scores as it would alone.
+        n_used = (mask.sum(1) - 1).clamp(min=1, max=n_neighbor).to(h.dtype).view(-1, 1, 1)
+        weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0) / n_used
+        day = torch.arange(h.shape[0], device=h.device).view(-1, 1, 1)
+        return (weights.unsqueeze(-1) * keys[day, top_index]).sum(2)
 
     def _candidates(self, h, mask, allowed=None):
         """``project2`` of the stored samples of each day's ``k_day`` most similar days.

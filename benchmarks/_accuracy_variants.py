@@ -44,9 +44,9 @@ VARIANTS = {
     "residual_ema": {"residual_head": True, "ema_halflife": 1.0},
     # Neighbours from the sample's own day (a cross-sectional graph) besides the past
     # days': the past days' aggregate echoes h, the day's peers are what h cannot see.
-    "sameday": {"module__same_day_neighbors": 10},
+    "sameday": {"same_day_neighbors": 10},
     # The same with a broader peer group (a sixth of CSI 300's day, a tenth of C's).
-    "sameday50": {"module__same_day_neighbors": 50},
+    "sameday50": {"same_day_neighbors": 50},
 }
 #: Tasks that are not IGMTF variants: the pretraining, the GRU alone at equal epochs, and
 #: the walk-forward grid search a user of this package would run, and ``choose``: the

@@ -1,5 +1,5 @@
-"""Options beyond Qlib's IGMTF: the daily-IC loss, the neighbours' known outcomes and
-the residual head that starts IGMTF from its pretrained GRU.
+"""Options beyond Qlib's IGMTF: the daily-IC loss, the neighbours' known outcomes, the
+residual head that starts IGMTF from its pretrained GRU, and the same-day graph.
 
 The label option reads other days' labels, so most of this file proves that no
 label from the future of the day being trained on or predicted can reach it.
@@ -271,3 +271,19 @@ def test_residual_head_on_a_frozen_encoder(split_market, small_gru):
         assert torch.equal(weight, gru_state["rnn." + name])
     assert not torch.equal(model.module_.fc_out.weight, gru_state["fc_out.weight"])
     assert model.module_.fc_out_pred.weight.abs().sum() > 0
+
+
+# -- same_day_neighbors: a cross-sectional graph -------------------------------------------
+def test_same_day_graph_trains_and_reads_only_its_own_day(split_market):
+    # Each day's prediction depends on that day's rows alone: predicting one day by
+    # itself gives what predicting the whole test period gave it.
+    X, y, X_test, _ = split_market
+    model = IGMTFRegressor(**SMALL, same_day_neighbors=5, lr=1e-2).fit(X, y)
+    assert model.module_.same_day_out.weight.abs().sum() > 0  # it started at zero
+    whole = pd.Series(model.predict(X_test), index=X_test.index)
+    dates = X_test.index.get_level_values(0)
+    for day in dates.unique()[[0, -1]]:
+        alone = model.predict(X_test[dates == day])
+        np.testing.assert_allclose(alone, whole[dates == day].to_numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(X_test), whole.to_numpy())  # deterministic
+    assert "same_day_out.weight" not in IGMTFRegressor(**SMALL).fit(X, y).module_.state_dict()

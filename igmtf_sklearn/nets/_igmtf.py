@@ -90,6 +90,13 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         instead of a new, random head. False is Qlib's model, which copies only
         the base's recurrent weights. Needs the base's ``fc_out.*`` weights when
         ``pretrained`` is given.
+    same_day_neighbors : int, default=0
+        When > 0, each sample also aggregates the ``same_day_neighbors`` samples
+        of its own day most similar to it (itself excluded), as the past days'
+        neighbours are aggregated, and a linear layer that starts at zero adds
+        what it reads from them to the prediction: a cross-sectional graph
+        beside Qlib's graph of past days. It uses the day's features only, no
+        label. 0 (the default) is Qlib's model.
     bank_refresh : {"epoch", "training_pass"}, default="epoch"
         How the memory bank is refreshed between epochs. ``"epoch"`` (Qlib's):
         every training row is encoded again, in eval mode, with the weights of
@@ -213,6 +220,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         "label_neighbors": [Interval(Integral, 0, None, closed="left")],
         "label_horizon": [Interval(Integral, 1, None, closed="left")],
         "residual_head": ["boolean"],
+        "same_day_neighbors": [Interval(Integral, 0, None, closed="left")],
         "bank_refresh": [StrOptions({"epoch", "training_pass"})],
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "pretrain_lr": [Interval(Real, 0, None, closed="neither")],
@@ -235,6 +243,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         label_neighbors: int = 0,
         label_horizon: int = 2,
         residual_head: bool = False,
+        same_day_neighbors: int = 0,
         bank_refresh: Literal["epoch", "training_pass"] = "epoch",
         label_norm: Literal["csrank", "cszscore"] | None = "csrank",
         patience: int | None = 20,
@@ -277,6 +286,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         self.label_neighbors = label_neighbors
         self.label_horizon = label_horizon
         self.residual_head = residual_head
+        self.same_day_neighbors = same_day_neighbors
         self.bank_refresh = bank_refresh
         self.label_norm = label_norm
         self.patience = patience
@@ -306,6 +316,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             "n_neighbor": self.n_neighbor,
             "label_neighbors": self.label_neighbors,
             "residual_head": self.residual_head,
+            "same_day_neighbors": self.same_day_neighbors,
         }
 
     def get_iterator(self, dataset: Dataset, training: bool = False) -> Iterable:

@@ -49,6 +49,18 @@ def _cosine(x, y):
     return x @ y.transpose(-1, -2)
 
 
+def _weighted_neighbours(similarity, candidates, n_neighbor, n_used):
+    """Sum of each row's ``n_neighbor`` most similar ``candidates [B, C, hidden]``,
+    weighted ``cos / n_used`` (a number, or one per day ``[B, 1, 1]``).
+
+    Candidates left out (similarity -inf) weigh nothing.
+    """
+    top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
+    weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0) / n_used
+    day = torch.arange(similarity.shape[0], device=similarity.device).view(-1, 1, 1)
+    return (weights.unsqueeze(-1) * candidates[day, top_index]).sum(2)  # [B, R, hidden]
+
+
 class IGMTFModule(nn.Module):
     """Qlib's IGMTF network with a dense, batched memory-bank lookup.
 
@@ -295,12 +307,9 @@ class IGMTFModule(nn.Module):
         n_neighbor = min(self.same_day_neighbors, n_rows - 1)
         if n_neighbor < 1:
             return torch.zeros_like(h)
-        top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
         # Divide by the peers actually used, so a padded day scores as it would alone.
         n_used = (mask.sum(1) - 1).clamp(min=1, max=n_neighbor).to(h.dtype).view(-1, 1, 1)
-        weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0) / n_used
-        day = torch.arange(h.shape[0], device=h.device).view(-1, 1, 1)
-        return (weights.unsqueeze(-1) * keys[day, top_index]).sum(2)
+        return _weighted_neighbours(similarity, keys, n_neighbor, n_used)
 
     def _candidates(self, h, mask, allowed=None):
         """``project2`` of the stored samples of each day's ``k_day`` most similar days.
@@ -345,20 +354,13 @@ class IGMTFModule(nn.Module):
         """
         similarity = _cosine(self.project1(h), candidates)  # [B, R, C]
         n_neighbor = min(self.n_neighbor, candidates.shape[1])
+        n_used = max(n_neighbor, 1)
         if candidate_mask is not None:
             similarity = similarity.masked_fill(~candidate_mask.unsqueeze(1), float("-inf"))
-        top_similarity, top_index = similarity.topk(n_neighbor, dim=-1)  # [B, R, n]
-        if candidate_mask is None:
-            weights = top_similarity / max(n_neighbor, 1)
-        else:
             # Qlib weighs by cos / n_neighbor; with fewer real candidates than
             # n_neighbor (tiny training sets) divide by the number actually used.
-            n_used = candidate_mask.sum(1).clamp(min=1, max=max(n_neighbor, 1)).to(h.dtype)
-            weights = torch.where(top_similarity.isfinite(), top_similarity, 0.0)
-            weights = weights / n_used.view(-1, 1, 1)
-        day = torch.arange(h.shape[0], device=h.device).view(-1, 1, 1)
-        neighbours = candidates[day, top_index]  # [B, R, n, hidden]
-        aggregate = (weights.unsqueeze(-1) * neighbours).sum(2)
+            n_used = candidate_mask.sum(1).clamp(min=1, max=n_used).to(h.dtype).view(-1, 1, 1)
+        aggregate = _weighted_neighbours(similarity, candidates, n_neighbor, n_used)
         if labels is None:
             return aggregate, None
         return aggregate, self._label_mean(similarity, labels)

@@ -4,7 +4,7 @@ An ensemble averages the predictions of several fits, each z-scored within its d
 (``VotingRegressor`` over ``random_state`` does the same up to that scaling). It costs
 one fit per member, so these tables stand apart from the equal-budget comparisons:
 
-- ``seed_average_table``: each variant's seeds averaged, against its single seeds;
+- ``seed_average_tables``: each variant's seeds averaged, against its single seeds;
 - ``replicated_tables``: ensembles of three seeds (0-2, 3-5, ...), each an independent
   replicate, paired against the reference's single seeds and against the reference's
   ensemble of the same seeds (the equal budget);
@@ -16,16 +16,19 @@ from __future__ import annotations
 from _accuracy_results import averaged, by_variant, load_labels, predictions_path
 
 
-def seed_average_table(results, results_dir, blends, segment="test"):
-    """Markdown table: each variant's predictions averaged over its seeds (``VotingRegressor``
-    over ``random_state``), against the mean of the single seeds."""
+def seed_average_tables(results, results_dir, blends, segments=("valid", "test")):
+    """Markdown tables by segment: each variant's predictions averaged over its seeds
+    (``VotingRegressor`` over ``random_state``), against the mean of the single seeds.
+
+    Each variant's average is scored once, for every segment."""
     import numpy as np
 
-    lines = [
+    header = [
         "| setting | variant | seeds | Rank IC, one seed (mean) | Rank IC, seeds averaged | "
         "IC, one seed (mean) | IC, seeds averaged |",
         "|---|---|---|---|---|---|---|",
     ]
+    lines = {segment: list(header) for segment in segments}
     by = by_variant(results)
     labels_of = {s: load_labels(results_dir, s) for s in {s for s, _ in by}}  # read once
     for (setting, variant), runs in sorted(by.items()):
@@ -37,13 +40,14 @@ def seed_average_table(results, results_dir, blends, segment="test"):
         scores = averaged(results_dir, setting, tasks, labels)
         if scores is None:
             continue
-        single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
-        lines.append(
-            f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
-            f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
-            f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
-        )
-    return "\n".join(lines)
+        for segment in segments:
+            single = {m: np.mean([runs[s][segment][m] for s in runs]) for m in ("Rank IC", "IC")}
+            lines[segment].append(
+                f"| {setting} | {variant} | {','.join(map(str, sorted(runs)))} | "
+                f"{single['Rank IC']:.4f} | {scores[segment]['Rank IC']:.4f} | "
+                f"{single['IC']:.4f} | {scores[segment]['IC']:.4f} |"
+            )
+    return {segment: "\n".join(rows) for segment, rows in lines.items()}
 
 
 def pooled_table(results, results_dir, groups, reference):

@@ -338,9 +338,9 @@ def print_tables(results_dir):
     for segment in ("valid", "test"):
         print(f"\n### {segment}\n")
         print(store.build_table(results, segment, order, REFERENCE))
-    for segment in ("valid", "test"):
+    for segment, table in ensembles.seed_average_tables(results, results_dir, BLENDS).items():
         print(f"\n### {segment}: predictions averaged over seeds\n")
-        print(ensembles.seed_average_table(results, results_dir, BLENDS, segment))
+        print(table)
     for segment, table in ensembles.replicated_tables(results, results_dir, REFERENCE).items():
         print(f"\n### {segment}: ensembles of three seeds, replicated\n")
         print(table)

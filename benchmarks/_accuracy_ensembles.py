@@ -8,6 +8,8 @@ one fit per member, so these tables stand apart from the equal-budget comparison
 - ``replicated_tables``: ensembles of three seeds (0-2, 3-5, ...), each an independent
   replicate, paired against the reference's single seeds and against the reference's
   ensemble of the same seeds (the equal budget);
+- ``paired_ensembles_table``: one variant's ensembles against another's of the same seeds
+  (the recommended configuration against the GRU alone);
 - ``pooled_table``: every saved model averaged, the ceiling of any ensemble of them.
 """
 
@@ -123,11 +125,46 @@ def replicated_tables(results, results_dir, reference, segments=("valid", "test"
     return {segment: "\n".join(table) for segment, table in lines.items()}
 
 
-def _seed_ensembles(by, setting, results_dir, size):
-    """``{(variant, group): {segment: scores}}`` of a setting's complete seed groups."""
+def paired_ensembles_table(results, results_dir, variant, baseline, size=3):
+    """Markdown table: ``variant``'s ensembles of ``size`` seeds minus ``baseline``'s
+    ensembles of the same seeds (equal budget), paired over the seed groups both have,
+    in rank IC and IC, valid and test, mean +- standard error."""
+    import numpy as np
+
+    lines = [
+        "| setting | seed groups | valid Rank IC | valid IC | test Rank IC | test IC |",
+        "|---|---|---|---|---|---|",
+    ]
+    by = by_variant(results)
+    for setting in sorted({s for s, _ in by}):
+        ensembles = _seed_ensembles(by, setting, results_dir, size, (variant, baseline))
+        groups = [g for v, g in ensembles if v == variant and (baseline, g) in ensembles]
+        if not groups:
+            continue
+        cells = []
+        for segment in ("valid", "test"):
+            for metric in ("Rank IC", "IC"):
+                d = np.array(
+                    [
+                        ensembles[(variant, g)][segment][metric]
+                        - ensembles[(baseline, g)][segment][metric]
+                        for g in groups
+                    ]
+                )
+                se = f" +- {d.std(ddof=1) / np.sqrt(len(d)):.4f}" if len(d) > 1 else ""
+                cells.append(f"{d.mean():+.4f}{se}")
+        names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
+        lines.append(f"| {setting} | {names} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _seed_ensembles(by, setting, results_dir, size, variants=None):
+    """``{(variant, group): {segment: scores}}`` of a setting's complete seed groups, of
+    every variant or of the ``variants`` named."""
     labels = load_labels(results_dir, setting)
     ensembles = {}
-    for variant in sorted(v for s, v in by if s == setting) if labels else ():
+    names = sorted(v for s, v in by if s == setting and (variants is None or v in variants))
+    for variant in names if labels else ():
         for group in seed_groups(by[(setting, variant)], size):
             scores = averaged(results_dir, setting, [(variant, s) for s in group], labels)
             if scores is not None:

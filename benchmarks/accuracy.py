@@ -48,6 +48,7 @@ from _accuracy_variants import (
     GRU,
     POOLS,
     PRETRAININGS,
+    RECOMMENDED,
     REFERENCE,
     SMOKE_PARAMS,
     SPECIAL,
@@ -344,6 +345,8 @@ def print_tables(results_dir):
     for segment, table in ensembles.replicated_tables(results, results_dir, REFERENCE).items():
         print(f"\n### {segment}: ensembles of three seeds, replicated\n")
         print(table)
+    print(f"\n### ensembles of three seeds: {RECOMMENDED} against gru, the same seeds\n")
+    print(ensembles.paired_ensembles_table(results, results_dir, RECOMMENDED, "gru"))
     print("\n### every saved model averaged\n")
     pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
     print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))

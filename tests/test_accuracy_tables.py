@@ -1,7 +1,7 @@
 """The accuracy campaign's ensemble tables (``benchmarks/_accuracy_ensembles.py``), scored
 from prediction files written here: each replicate is its own group of seeds, and the
 paired differences are against the reference's single seeds and its ensemble of the same
-seeds."""
+seeds, and one variant's ensembles against another's."""
 
 from __future__ import annotations
 
@@ -85,3 +85,25 @@ def test_replicated_table_pairs_each_group_of_seeds(bench, tmp_path):
     # the reference against its own single seeds: the gain of averaging alone
     reference = next(row for row in table.splitlines() if row.startswith("| C | qlib |"))
     assert reference.rstrip(" |").split("|")[-2].strip() == ""
+
+
+def test_paired_ensembles_table_compares_ensembles_of_the_same_seeds(bench, tmp_path):
+    # The GRU target's table: one variant's ensembles against another's, group by group.
+    store, ensembles = bench
+    rows = _campaign(store, tmp_path, seeds=range(6))
+    table = ensembles.paired_ensembles_table(rows, tmp_path, "signal", "qlib")
+    line = next(row for row in table.splitlines() if row.startswith("| C |"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[1] == "0-2, 3-5"
+    labels = store.load_labels(tmp_path, "C")
+    for column, (segment, metric) in enumerate(
+        [(s, m) for s in ("valid", "test") for m in ("Rank IC", "IC")], start=2
+    ):
+        diffs = []
+        for group in [(0, 1, 2), (3, 4, 5)]:
+            ours = store.averaged(tmp_path, "C", [("signal", s) for s in group], labels)
+            ref = store.averaged(tmp_path, "C", [("qlib", s) for s in group], labels)
+            diffs.append(ours[segment][metric] - ref[segment][metric])
+        se = np.std(diffs, ddof=1) / np.sqrt(2)
+        assert cells[column] == f"{np.mean(diffs):+.4f} +- {se:.4f}"
+    assert np.mean(diffs) > 0  # the signal's ensembles beat noise's

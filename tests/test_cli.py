@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from igmtf_sklearn.workflow import DEMO_METRICS, DemoConfig, load_config
 # window, one epoch of each stage.
 TINY = [
     "--instruments", "30", "--days", "150", "--window", "10", "--hidden-size", "8",
-    "--pretrain-epochs", "1", "--epochs", "1", "--threads", "1", "--seed", "0",
+    "--pretrain-epochs", "1", "--epochs", "1", "--threads", "1", "--seed", "0", "--seeds", "2",
 ]  # fmt: skip
 MODELS = ("IGMTF", "GRU alone", "oracle")
 
@@ -51,6 +52,7 @@ def test_demo_returns_zero_and_prints_a_full_table(demo_output):
     status, stdout, _, _ = demo_output
     assert status == 0
     assert stdout.startswith("IGMTF demo: 30 instruments x 150 days")
+    assert "seeds 0-1 averaged" in stdout.splitlines()[0]
     header = next(line for line in stdout.splitlines() if line.startswith("model"))
     assert header.split()[1:] == ["IC", "Rank", "IC", "ICIR", "Rank", "ICIR"]
     table = _table(stdout)
@@ -107,6 +109,7 @@ def test_demo_restores_torch_threads(demo_output):
         (["--threads", "0"], "argument --threads: must be an int in the range [1, inf), got 0"),
         (["--lr", "0"], "argument --lr: must be a float in the range (0.0, inf), got 0.0"),
         (["--days", "100", "--window", "60"], "leave 19 training day(s)"),
+        (["--seeds", "0"], "argument --seeds: must be an int in the range [1, inf), got 0"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
@@ -140,6 +143,33 @@ def test_parser_defaults_match_the_demo_config():
         defaults.hidden_size,
         defaults.lr,
     )
+    assert (args.seed, args.seeds) == (defaults.seed, defaults.seeds)
+
+
+def test_demo_runs_the_recommended_configuration():
+    # docs/accuracy.md's recommendation: the GRU stopped on its validation IC, three
+    # seeds averaged; --seeds 1 is a single model.
+    from igmtf_sklearn.workflow._demo import make_pipeline
+
+    ensemble = make_pipeline(DemoConfig(seed=5))[-1]
+    assert [name for name, _ in ensemble.estimators] == ["seed5", "seed6", "seed7"]
+    for _, member in ensemble.estimators:
+        assert member.pretrain_monitor == "valid_ic"
+    single = make_pipeline(DemoConfig(seeds=1, pretrain_monitor="valid_loss"))[-1]
+    assert (single.random_state, single.pretrain_monitor) == (0, "valid_loss")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"seeds": 0}, "seeds must be at least 1"),
+        ({"seed": 2**32 - 2, "seeds": 3}, "seed + seeds - 1 at most"),
+        ({"pretrain_monitor": "loss"}, "pretrain_monitor must be 'valid_ic' or 'valid_loss'"),
+    ],
+)
+def test_demo_config_refuses_bad_seeds_and_monitor(settings, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DemoConfig(**settings).validate()
 
 
 #: Libraries that take seconds to import: the command line loads them only to run.

@@ -17,6 +17,8 @@ GAP_DAYS = 2
 #: Fewest training days accepted: the estimator validates on the last 20 % of
 #: them (after a 2-day gap), and both parts need a few days to mean anything.
 MIN_TRAIN_DAYS = 20
+#: The largest seed numpy (and so ``random_state``) accepts.
+_MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,8 @@ class DemoConfig:
     """Settings of one demo run; the defaults are those of ``igmtf demo``.
 
     They were tuned so that the run takes a few minutes on one CPU thread
-    (187 s measured on a busy 2-vCPU machine, see the README) and IGMTF beats
-    its pretrained GRU on the test days for every seed tried (0 to 4). The
+    (117-176 s for three seeds, see ``docs/quickstart.md``) and IGMTF beats
+    its pretrained GRUs on the test days for every seed tried (0 to 4). The
     pretraining is short on purpose, to keep the run short; IGMTF's encoder goes
     on training from it, so part of IGMTF's lead over "GRU alone" is that extra
     training (see ``docs/index.md``).
@@ -47,7 +49,14 @@ class DemoConfig:
     lr, pretrain_lr : float
         Adam learning rates of IGMTF and of the pretraining.
     seed : int
-        Seeds the market and the model.
+        Seeds the market and the model (the first model, with ``seeds > 1``).
+    seeds : int
+        Models averaged: the package's recommended configuration averages three,
+        seeded ``seed``, ``seed + 1``, ``seed + 2`` (a ``VotingRegressor``, see
+        ``docs/accuracy.md``); 1 fits a single model, a third of the time.
+    pretrain_monitor : {"valid_ic", "valid_loss"}
+        What the GRU pretraining's early stopping watches: the recommended
+        configuration's validation IC, or Qlib's validation loss.
     verbose : int
         skorch's per-epoch log when > 0.
     report_dir : str or None
@@ -72,6 +81,8 @@ class DemoConfig:
     lr: float = 1e-3
     pretrain_lr: float = 1e-3
     seed: int = 0
+    seeds: int = 3
+    pretrain_monitor: str = "valid_ic"
     verbose: int = 0
     report_dir: str | None = None
 
@@ -82,7 +93,17 @@ class DemoConfig:
         return self.n_days - n_test - GAP_DAYS - (self.window - 1)
 
     def validate(self) -> None:
-        """Raise ValueError when the market is too short for the window and the splits."""
+        """Raise ValueError when the market is too short for the window and the splits,
+        or the seeds are not a positive count of valid seeds."""
+        if not 1 <= self.seeds or self.seed + self.seeds - 1 > _MAX_SEED:
+            raise ValueError(
+                f"seeds={self.seeds} models seeded {self.seed} onwards: seeds must be at "
+                f"least 1 and seed + seeds - 1 at most {_MAX_SEED}."
+            )
+        if self.pretrain_monitor not in ("valid_ic", "valid_loss"):
+            raise ValueError(
+                f"pretrain_monitor must be 'valid_ic' or 'valid_loss', got {self.pretrain_monitor!r}."
+            )
         if self.n_train_days < MIN_TRAIN_DAYS:
             raise ValueError(
                 f"{self.n_days} days with a {self.window}-day window leave {self.n_train_days} "

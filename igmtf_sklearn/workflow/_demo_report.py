@@ -16,6 +16,7 @@ from ..backtest import signal_analysis, topk_dropout_backtest
 from ..backtest._risk import PERIODS_PER_YEAR
 from ..metrics import training_curve
 from ..report import write_report
+from ._model_config import networks
 
 #: The demo's TopK-Dropout: a tenth of the default market, two changes a day.
 DEMO_BACKTEST = {"topk": 10, "n_drop": 2}
@@ -38,7 +39,8 @@ def write_demo_report(config, pipeline, panel, predictions, y_test, times) -> ob
         The demo's settings, shown in the report; ``config.report_dir`` is
         the folder written.
     pipeline : sklearn.pipeline.Pipeline
-        The fitted ``RobustZScoreNorm -> Fillna -> IGMTFRegressor``.
+        The fitted ``RobustZScoreNorm -> Fillna -> IGMTFRegressor`` (or a
+        ``VotingRegressor`` of them, whose first member's training curve is shown).
     panel : pandas.DataFrame
         The simulated OHLCV panel, traded by the backtest.
     predictions : dict of str to pandas.Series
@@ -71,7 +73,8 @@ def write_demo_report(config, pipeline, panel, predictions, y_test, times) -> ob
         title="igmtf demo: IGMTF on a simulated market",
         benchmark=DEMO_BENCHMARK,
         baselines=analyses,
-        training=training_curve(pipeline),
+        # an ensemble's first member: one seed's curve shows how the budget was used
+        training=training_curve(networks(pipeline[-1])[0]),
         metrics={"Seconds by stage": times},
         config={
             "Demo (DemoConfig)": settings,

@@ -14,6 +14,8 @@ import numbers
 import os
 from pathlib import Path
 
+from sklearn.base import clone
+from sklearn.ensemble import VotingRegressor
 from sklearn.utils._param_validation import StrOptions
 
 from .._utils._param_validation import function_constraints
@@ -43,6 +45,20 @@ def _model_parameters() -> dict:
 def networks(model) -> list:
     """The fitted networks of a model: itself, or a seed ensemble's members."""
     return list(getattr(model, "estimators_", [model]))
+
+
+def seed_ensemble(network, seeds: int) -> VotingRegressor:
+    """``VotingRegressor`` of ``seeds`` copies of ``network``, the k-th seeded
+    ``random_state + k`` and named after its seed (``member<k>``, each its own draw,
+    when ``random_state`` is None)."""
+    first = network.random_state
+    members = [
+        (f"member{k}", clone(network))
+        if first is None
+        else (f"seed{first + k}", clone(network).set_params(random_state=first + k))
+        for k in range(seeds)
+    ]
+    return VotingRegressor(members)
 
 
 def _validate_ensemble_seeds(problems, model, seeds):

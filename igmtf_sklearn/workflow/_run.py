@@ -8,8 +8,6 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from ..backtest import risk_analysis, signal_analysis, topk_dropout_backtest
@@ -19,7 +17,7 @@ from ..nets import ExplicitValidation, IGMTFRegressor
 from ..preprocessing import Fillna, RobustZScoreNorm
 from ._config import validate_config
 from ._data import _features_and_label, _load_data, _segment_rows
-from ._model_config import estimator_parameters, networks
+from ._model_config import estimator_parameters, networks, seed_ensemble
 from ._outputs import _write_outputs
 
 __all__ = ["run_workflow"]
@@ -65,27 +63,13 @@ def _fit_model(config, X_train, y_train, X_valid, y_valid, progress):
         train_split=ExplicitValidation(preprocessing.transform(X_valid), y_valid),
     )
     seeds = config["ensemble"]["seeds"]
-    model = network if seeds == 1 else _seed_ensemble(network, seeds)
+    model = network if seeds == 1 else seed_ensemble(network, seeds)
     model.fit(preprocessing.transform(X_train), y_train)
     # Drop the validation panel: the saved model need not carry the valid segment.
     for net in [*networks(model), *(m for _, m in getattr(model, "estimators", ()))]:
         net.set_params(train_split=None)
     steps = [*preprocessing.steps, ("model", model)]
     return Pipeline(steps).set_output(transform="pandas")
-
-
-def _seed_ensemble(network, seeds):
-    """``VotingRegressor`` of ``seeds`` copies of ``network``, the k-th seeded
-    ``random_state + k`` and named after its seed (``member<k>``, each its own draw,
-    when ``random_state`` is None)."""
-    first = network.random_state
-    members = [
-        (f"member{k}", clone(network))
-        if first is None
-        else (f"seed{first + k}", clone(network).set_params(random_state=first + k))
-        for k in range(seeds)
-    ]
-    return VotingRegressor(members)
 
 
 def _model_summary(model) -> dict:

@@ -1,0 +1,86 @@
+"""Where the GRU alone's Pearson IC lead over the recommended configuration comes from.
+
+Pearson IC weighs each day's extreme predictions by their size; rank IC does not.
+For each setting, the recommended configuration's and the GRU's ensembles of three
+seeds (the groups of ``accuracy.py --table``, predictions z-scored within each day and
+averaged) are scored on their raw predictions and on *normal scores*: each day's
+predictions replaced by the standard normal quantiles of their ranks, which keeps
+their order (and rank IC) and removes their tails. Printed: the mean per-day
+kurtosis of the predictions, the IC, the IC of the normal scores and the rank IC,
+mean over the seed groups, and the recommended configuration minus the GRU.
+
+Usage::
+
+    python benchmarks/accuracy_tails.py [--results-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+from _accuracy_ensembles import seed_groups
+from _accuracy_results import by_variant, day_zscore, load_labels, load_results, predictions_path
+from _accuracy_variants import RECOMMENDED
+from accuracy import DEFAULT_RESULTS
+from scipy.stats import norm
+
+from igmtf_sklearn.metrics import ic_summary
+
+BASELINE = "gru"
+COLUMNS = ("kurtosis", "IC", "IC, normal scores", "Rank IC")
+
+
+def normal_scores(pred: pd.Series) -> pd.Series:
+    """Each day's predictions as the normal quantiles of their ranks (order kept, tails cut)."""
+    days = pred.groupby(level=0)
+    return pd.Series(norm.ppf((days.rank() - 0.5) / days.transform("count")), index=pred.index)
+
+
+def ensemble_figures(results_dir, setting, variant, group, y) -> dict:
+    """The columns of one ensemble of ``group``'s seeds on one segment's labels ``y``."""
+    segment = y.name
+    preds = [np.load(predictions_path(results_dir, setting, variant, s))[segment] for s in group]
+    pred = pd.Series(np.mean([day_zscore(p, y) for p in preds], axis=0), index=y.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw, normal = ic_summary(y, pred), ic_summary(y, normal_scores(pred))
+    kurtosis = pred.groupby(level=0).apply(lambda day: day.kurt()).mean()
+    return dict(zip(COLUMNS, (kurtosis, raw["IC"], normal["IC"], raw["Rank IC"]), strict=True))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results-dir", default=DEFAULT_RESULTS)
+    args = parser.parse_args(argv)
+    by = by_variant(load_results(args.results_dir))
+    print("| setting | segment | model | seed groups | " + " | ".join(COLUMNS) + " |")
+    print("|---|---|---|---|" + "---|" * len(COLUMNS))
+    for setting in sorted({s for s, _ in by}):
+        groups = sorted(
+            set(seed_groups(by.get((setting, RECOMMENDED), {})))
+            & set(seed_groups(by.get((setting, BASELINE), {})))
+        )
+        labels = load_labels(args.results_dir, setting)
+        if not groups or labels is None:
+            continue
+        for segment, y in labels.items():
+            y = y.rename(segment)
+            means = {}
+            for variant in (RECOMMENDED, BASELINE):
+                rows = [ensemble_figures(args.results_dir, setting, variant, g, y) for g in groups]
+                means[variant] = {c: np.mean([r[c] for r in rows]) for c in COLUMNS}
+            means["difference"] = {c: means[RECOMMENDED][c] - means[BASELINE][c] for c in COLUMNS}
+            names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
+            for model, figures in means.items():
+                cells = " | ".join(
+                    f"{figures[c]:+.4f}" if model == "difference" else f"{figures[c]:.4f}"
+                    for c in COLUMNS
+                )
+                print(f"| {setting} | {segment} | {model} | {names} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()

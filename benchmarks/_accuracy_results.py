@@ -241,8 +241,9 @@ def day_zscore(pred, y):
     return ((series - grouped.transform("mean")) / grouped.transform("std")).to_numpy()
 
 
-def averaged(results_dir, setting, tasks, labels):
-    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed)."""
+def averaged_predictions(results_dir, setting, tasks, labels):
+    """``{segment: predictions}``: the day-z-scored average of ``tasks`` (variant, seed),
+    in the order of ``labels[segment]``; None when a task's predictions are missing."""
     import numpy as np
 
     paths = [predictions_path(results_dir, setting, v, s) for v, s in tasks]
@@ -250,9 +251,16 @@ def averaged(results_dir, setting, tasks, labels):
         return None
     saved = [np.load(p) for p in paths]
     return {
-        name: score(y, np.mean([day_zscore(p[name], y) for p in saved], axis=0))
-        for name, y in labels.items()
+        name: np.mean([day_zscore(p[name], y) for p in saved], axis=0) for name, y in labels.items()
     }
+
+
+def averaged(results_dir, setting, tasks, labels):
+    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed)."""
+    preds = averaged_predictions(results_dir, setting, tasks, labels)
+    if preds is None:
+        return None
+    return {name: score(y, preds[name]) for name, y in labels.items()}
 
 
 def blend_results(results, results_dir, blends):

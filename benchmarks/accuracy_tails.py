@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from _accuracy_ensembles import seed_groups
-from _accuracy_results import by_variant, day_zscore, load_labels, load_results, predictions_path
+from _accuracy_results import averaged_predictions, by_variant, load_labels, load_results
 from _accuracy_variants import RECOMMENDED
 from accuracy import DEFAULT_RESULTS
 from scipy.stats import norm
@@ -39,16 +39,42 @@ def normal_scores(pred: pd.Series) -> pd.Series:
     return pd.Series(norm.ppf((days.rank() - 0.5) / days.transform("count")), index=pred.index)
 
 
-def ensemble_figures(results_dir, setting, variant, group, y) -> dict:
-    """The columns of one ensemble of ``group``'s seeds on one segment's labels ``y``."""
-    segment = y.name
-    preds = [np.load(predictions_path(results_dir, setting, variant, s))[segment] for s in group]
-    pred = pd.Series(np.mean([day_zscore(p, y) for p in preds], axis=0), index=y.index)
+def ensemble_figures(pred: pd.Series, y: pd.Series) -> dict:
+    """The columns of one ensemble's predictions ``pred`` against the labels ``y``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raw, normal = ic_summary(y, pred), ic_summary(y, normal_scores(pred))
     kurtosis = pred.groupby(level=0).apply(lambda day: day.kurt()).mean()
     return dict(zip(COLUMNS, (kurtosis, raw["IC"], normal["IC"], raw["Rank IC"]), strict=True))
+
+
+def setting_rows(results_dir, setting, groups, labels):
+    """The table's rows of one setting: each model's figures, mean over the seed groups,
+    and the recommended configuration minus the GRU, per segment."""
+    figures = {}  # (segment, variant) -> one dict per group
+    for variant in (RECOMMENDED, BASELINE):
+        for group in groups:
+            preds = averaged_predictions(
+                results_dir, setting, [(variant, s) for s in group], labels
+            )
+            if preds is None:
+                return []
+            for segment, y in labels.items():
+                pred = pd.Series(preds[segment], index=y.index)
+                figures.setdefault((segment, variant), []).append(ensemble_figures(pred, y))
+    names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
+    rows = []
+    for segment in labels:
+        means = {
+            v: {c: np.mean([f[c] for f in figures[(segment, v)]]) for c in COLUMNS}
+            for v in (RECOMMENDED, BASELINE)
+        }
+        difference = {c: means[RECOMMENDED][c] - means[BASELINE][c] for c in COLUMNS}
+        for model, values in (*means.items(), ("difference", difference)):
+            form = "{:+.4f}" if model == "difference" else "{:.4f}"
+            cells = " | ".join(form.format(values[c]) for c in COLUMNS)
+            rows.append(f"| {setting} | {segment} | {model} | {names} | {cells} |")
+    return rows
 
 
 def main(argv=None):
@@ -64,22 +90,8 @@ def main(argv=None):
             & set(seed_groups(by.get((setting, BASELINE), {})))
         )
         labels = load_labels(args.results_dir, setting)
-        if not groups or labels is None:
-            continue
-        for segment, y in labels.items():
-            y = y.rename(segment)
-            means = {}
-            for variant in (RECOMMENDED, BASELINE):
-                rows = [ensemble_figures(args.results_dir, setting, variant, g, y) for g in groups]
-                means[variant] = {c: np.mean([r[c] for r in rows]) for c in COLUMNS}
-            means["difference"] = {c: means[RECOMMENDED][c] - means[BASELINE][c] for c in COLUMNS}
-            names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
-            for model, figures in means.items():
-                cells = " | ".join(
-                    f"{figures[c]:+.4f}" if model == "difference" else f"{figures[c]:.4f}"
-                    for c in COLUMNS
-                )
-                print(f"| {setting} | {segment} | {model} | {names} | {cells} |")
+        if groups and labels is not None:
+            print("\n".join(setting_rows(args.results_dir, setting, groups, labels)))
 
 
 if __name__ == "__main__":

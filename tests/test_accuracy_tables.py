@@ -107,3 +107,22 @@ def test_paired_ensembles_table_compares_ensembles_of_the_same_seeds(bench, tmp_
         se = np.std(diffs, ddof=1) / np.sqrt(2)
         assert cells[column] == f"{np.mean(diffs):+.4f} +- {se:.4f}"
     assert np.mean(diffs) > 0  # the signal's ensembles beat noise's
+
+
+def test_seed_average_tables_score_every_seed_averaged_per_segment(bench, tmp_path):
+    store, ensembles = bench
+    rows = _campaign(store, tmp_path, seeds=range(4))
+    for row in rows:  # the runner's rows carry both segments
+        row["valid"] = row["test"]
+    tables = ensembles.seed_average_tables(rows, tmp_path, blends={})
+    labels = store.load_labels(tmp_path, "C")
+    scores = store.averaged(tmp_path, "C", [("signal", s) for s in range(4)], labels)
+    for segment, table in tables.items():
+        line = next(row for row in table.splitlines() if row.startswith("| C | signal |"))
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        singles = [r[segment]["Rank IC"] for r in rows if r["variant"] == "signal"]
+        assert cells[2:5] == [
+            "0,1,2,3",
+            f"{np.mean(singles):.4f}",
+            f"{scores[segment]['Rank IC']:.4f}",
+        ]

@@ -286,4 +286,3 @@ def test_same_day_graph_trains_and_reads_only_its_own_day(split_market):
         alone = model.predict(X_test[dates == day])
         np.testing.assert_allclose(alone, whole[dates == day].to_numpy(), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(model.predict(X_test), whole.to_numpy())  # deterministic
-    assert "same_day_out.weight" not in IGMTFRegressor(**SMALL).fit(X, y).module_.state_dict()

@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from igmtf_sklearn import __version__
 from igmtf_sklearn.cli import build_parser, main
-from igmtf_sklearn.workflow import DEMO_METRICS, DemoConfig, load_config
+from igmtf_sklearn.workflow import DEMO_METRICS, DemoConfig, load_config, torch_threads
 
 # A market small enough for a few seconds: 30 instruments x 150 days, a 10-day
 # window, one epoch of each stage.
@@ -159,10 +160,31 @@ def test_demo_runs_the_recommended_configuration():
     assert (single.random_state, single.pretrain_monitor) == (0, "valid_loss")
 
 
+def test_demo_gru_baseline_averages_the_members_grus():
+    # "GRU alone" must average as many seeds as IGMTF does, or the comparison is unfair.
+    from igmtf_sklearn.workflow._demo import make_data, make_pipeline, predict_models, split_by_date
+
+    config = DemoConfig(
+        n_instruments=12, n_days=80, window=5, pretrain_epochs=1, epochs=1, hidden_size=4, seeds=2
+    )
+    X, y, signal, _ = make_data(config)
+    train, test = split_by_date(X.index, skip_days=config.window - 1)
+    with torch_threads(1):
+        pipeline = make_pipeline(config).fit(X[train], y[train])
+        predictions = predict_models(pipeline, X[test], signal[test])
+        X_test = pipeline[:-1].transform(X[test])
+        grus = [net.pretrained_model_.predict(X_test) for net in pipeline[-1].estimators_]
+    np.testing.assert_allclose(predictions["GRU alone"], np.mean(grus, axis=0), rtol=1e-6)
+    assert not np.allclose(grus[0], grus[1])  # two seeds, two GRUs
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"seeds": 0}, "seeds must be at least 1"),
+        ({"seeds": 0}, "seeds an int >= 1"),
+        ({"seeds": 2.5}, "seeds an int >= 1"),
+        ({"seeds": True}, "seeds an int >= 1"),
+        ({"seed": -1}, "seed must be an int >= 0"),
         ({"seed": 2**32 - 2, "seeds": 3}, "seed + seeds - 1 at most"),
         ({"pretrain_monitor": "loss"}, "pretrain_monitor must be 'valid_ic' or 'valid_loss'"),
     ],

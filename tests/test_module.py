@@ -167,6 +167,35 @@ def test_same_day_aggregate_is_the_other_rows_of_the_day():
         torch.testing.assert_close(aggregate[0], weights @ keys, atol=1e-5, rtol=0)
 
 
+def test_same_day_aggregate_keeps_the_most_similar_peers():
+    # Two neighbours of five rows: each row keeps its two most similar others, cos / 2.
+    module = _same_day_module(2)
+    h = torch.randn(1, 5, 8)
+    with torch.no_grad():
+        aggregate = module._same_day_aggregate(h, torch.ones(1, 5, dtype=torch.bool))
+        query, keys = module.project1(h[0]), module.project2(h[0])
+        cos = torch.nn.functional.cosine_similarity(query[:, None], keys[None], dim=-1)
+        for row in range(5):
+            others = [j for j in range(5) if j != row]
+            top = sorted(others, key=lambda j: -cos[row, j])[:2]
+            expected = sum(cos[row, j] / 2 * keys[j] for j in top)
+            torch.testing.assert_close(aggregate[0, row], expected, atol=1e-5, rtol=0)
+
+
+def test_same_day_module_loads_qlibs_checkpoint(qlib_cases):
+    # Its extra layer starts at zero: Qlib's weights make it Qlib's model exactly.
+    case = qlib_cases[0]
+    module = IGMTFModule(
+        d_feat=case["d_feat"],
+        hidden_size=case["hidden_size"],
+        num_layers=case["num_layers"],
+        base_model=case["base_model"],
+        same_day_neighbors=5,
+    )
+    load_qlib_igmtf_state_dict(module, case["state_dict"])
+    assert not module.same_day_out.weight.any()
+
+
 def test_same_day_graph_on_padded_days_matches_days_passed_alone():
     # Padding is nobody's neighbour; a 1-row day has no peers and gets a zero aggregate.
     module = _same_day_module(3)

@@ -96,7 +96,9 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         neighbours are aggregated, and a linear layer that starts at zero adds
         what it reads from them to the prediction: a cross-sectional graph
         beside Qlib's graph of past days. It uses the day's features only, no
-        label. 0 (the default) is Qlib's model.
+        label. A row's score then depends more on which instruments of its day
+        ``X`` holds (Qlib's day-level matching already does): predict the whole
+        universe, then select rows. 0 (the default) is Qlib's model.
     bank_refresh : {"epoch", "training_pass"}, default="epoch"
         How the memory bank is refreshed between epochs. ``"epoch"`` (Qlib's):
         every training row is encoded again, in eval mode, with the weights of

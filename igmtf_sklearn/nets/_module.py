@@ -108,9 +108,11 @@ class IGMTFModule(nn.Module):
         day (a cross-sectional graph, which the past days' bank cannot give): the
         ``same_day_neighbors`` most similar, itself excluded, are aggregated as
         the past days' neighbours are (``project1`` against ``project2``, weights
-        ``cos / n``) and read by a linear layer (``same_day_out``) added to the
-        prediction. It starts at zero, so the module starts as Qlib's. 0 is
-        Qlib's model.
+        ``cos / n``, ``n`` the peers used: ``same_day_neighbors``, or fewer on a
+        small day) and read by a linear layer (``same_day_out``) added to the
+        prediction. It starts at zero, so the module starts as Qlib's (and loads
+        Qlib's checkpoints). A row's score then depends on the other rows of its
+        day. 0 is Qlib's model.
     fused : bool, default=True
         Run the encoder through the fused CPU kernel (:class:`FusedGRU` /
         :class:`FusedLSTM`: same parameters and state dict as ``nn.GRU`` /
@@ -298,15 +300,15 @@ class IGMTFModule(nn.Module):
 
     def _same_day_aggregate(self, h, mask):
         """Weighted sum of each sample's most similar other samples of its own day."""
+        n_rows = h.shape[1]
+        n_neighbor = min(self.same_day_neighbors, n_rows - 1)
+        if n_neighbor < 1:  # one-row days: nobody to compare with
+            return torch.zeros_like(h)
         keys = self.project2(h)
         similarity = _cosine(self.project1(h), keys)  # [B, R, R]
-        n_rows = h.shape[1]
         # A sample is not its own neighbour, and padding is nobody's.
         itself = torch.eye(n_rows, dtype=torch.bool, device=h.device)
         similarity = similarity.masked_fill(itself | ~mask.unsqueeze(1), float("-inf"))
-        n_neighbor = min(self.same_day_neighbors, n_rows - 1)
-        if n_neighbor < 1:
-            return torch.zeros_like(h)
         # Divide by the peers actually used, so a padded day scores as it would alone.
         n_used = (mask.sum(1) - 1).clamp(min=1, max=n_neighbor).to(h.dtype).view(-1, 1, 1)
         return _weighted_neighbours(similarity, keys, n_neighbor, n_used)
@@ -403,7 +405,9 @@ def load_qlib_igmtf_state_dict(module: IGMTFModule, state_dict: Mapping[str, tor
     """
     weights = {k: v for k, v in state_dict.items() if not k.startswith("fc_output.")}
     result = module.load_state_dict(weights, strict=False)
-    missing = [k for k in result.missing_keys if k not in _BANK_BUFFERS]
+    # The same-day graph's layer starts at zero (Qlib's model exactly): Qlib has none to load.
+    optional = (*_BANK_BUFFERS, "same_day_out.weight", "same_day_out.bias")
+    missing = [k for k in result.missing_keys if k not in optional]
     if missing or result.unexpected_keys:
         raise ValueError(
             f"Not a Qlib IGMTF state dict for this configuration: missing {missing}, "

@@ -17,7 +17,8 @@ GAP_DAYS = 2
 #: Fewest training days accepted: the estimator validates on the last 20 % of
 #: them (after a 2-day gap), and both parts need a few days to mean anything.
 MIN_TRAIN_DAYS = 20
-#: The largest seed numpy (and so ``random_state``) accepts.
+#: The largest seed numpy (and so ``random_state``) accepts. Also in ``_model_config``,
+#: which imports scikit-learn and torch: this module must stay light for ``igmtf --help``.
 _MAX_SEED = 2**32 - 1
 
 
@@ -95,10 +96,13 @@ class DemoConfig:
     def validate(self) -> None:
         """Raise ValueError when the market is too short for the window and the splits,
         or the seeds are not a positive count of valid seeds."""
-        if not 1 <= self.seeds or self.seed + self.seeds - 1 > _MAX_SEED:
+        counts = (self.seed, self.seeds)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts) or not (
+            self.seed >= 0 and self.seeds >= 1 and self.seed + self.seeds - 1 <= _MAX_SEED
+        ):
             raise ValueError(
-                f"seeds={self.seeds} models seeded {self.seed} onwards: seeds must be at "
-                f"least 1 and seed + seeds - 1 at most {_MAX_SEED}."
+                f"seed={self.seed!r}, seeds={self.seeds!r}: seed must be an int >= 0, seeds "
+                f"an int >= 1, and seed + seeds - 1 at most {_MAX_SEED}."
             )
         if self.pretrain_monitor not in ("valid_ic", "valid_loss"):
             raise ValueError(

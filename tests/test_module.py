@@ -154,22 +154,11 @@ def test_same_day_graph_starts_as_qlibs_model_and_adds_only_its_own_layer():
         torch.testing.assert_close(module(x), qlib(x), atol=0, rtol=0)
 
 
-def test_same_day_aggregate_is_the_other_rows_of_the_day():
-    # With as many neighbours as other rows, each row aggregates every other row of
-    # its day, weighted cos / n, and never itself.
-    module = _same_day_module(4)
-    h = torch.randn(1, 5, 8)
-    with torch.no_grad():
-        aggregate = module._same_day_aggregate(h, torch.ones(1, 5, dtype=torch.bool))
-        query, keys = module.project1(h[0]), module.project2(h[0])
-        cos = torch.nn.functional.cosine_similarity(query[:, None], keys[None], dim=-1)
-        weights = cos.masked_fill(torch.eye(5, dtype=torch.bool), 0.0) / 4
-        torch.testing.assert_close(aggregate[0], weights @ keys, atol=1e-5, rtol=0)
-
-
-def test_same_day_aggregate_keeps_the_most_similar_peers():
-    # Two neighbours of five rows: each row keeps its two most similar others, cos / 2.
-    module = _same_day_module(2)
+@pytest.mark.parametrize("n_peers", [2, 4], ids=["top-2", "every other row"])
+def test_same_day_aggregate_keeps_the_most_similar_peers(n_peers):
+    # Of five rows, each keeps its n_peers most similar others, weighted cos / n_peers,
+    # and never itself (with 4, every other row of its day).
+    module = _same_day_module(n_peers)
     h = torch.randn(1, 5, 8)
     with torch.no_grad():
         aggregate = module._same_day_aggregate(h, torch.ones(1, 5, dtype=torch.bool))
@@ -177,8 +166,8 @@ def test_same_day_aggregate_keeps_the_most_similar_peers():
         cos = torch.nn.functional.cosine_similarity(query[:, None], keys[None], dim=-1)
         for row in range(5):
             others = [j for j in range(5) if j != row]
-            top = sorted(others, key=lambda j: -cos[row, j])[:2]
-            expected = sum(cos[row, j] / 2 * keys[j] for j in top)
+            top = sorted(others, key=lambda j: -cos[row, j])[:n_peers]
+            expected = sum(cos[row, j] / n_peers * keys[j] for j in top)
             torch.testing.assert_close(aggregate[0, row], expected, atol=1e-5, rtol=0)
 
 

@@ -36,7 +36,7 @@ from ..nets import IGMTFRegressor
 from ..preprocessing import Alpha360, Fillna, RobustZScoreNorm, forward_return
 from ._demo_config import GAP_DAYS, DemoConfig
 from ._demo_report import write_demo_report
-from ._model_config import networks, seed_ensemble
+from ._model_config import gru_alone, networks, seed_ensemble
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -174,11 +174,9 @@ def predict_models(pipeline, X_test, signal_test):
     averages the members, so that both average as many seeds.
     """
     predictions = {"IGMTF": pipeline.predict(X_test)}
-    grus = [net.pretrained_model_ for net in networks(pipeline[-1])]
-    if None not in grus:
-        # The GRU takes the same preprocessed features as IGMTF itself.
-        X = pipeline[:-1].transform(X_test)
-        predictions["GRU alone"] = np.mean([gru.predict(X) for gru in grus], axis=0)
+    gru = gru_alone(pipeline, X_test)
+    if gru is not None:
+        predictions["GRU alone"] = gru
     predictions = {k: pd.Series(np.ravel(v), index=X_test.index) for k, v in predictions.items()}
     predictions["oracle"] = signal_test
     return predictions

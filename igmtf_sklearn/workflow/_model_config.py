@@ -47,6 +47,20 @@ def networks(model) -> list:
     return list(getattr(model, "estimators_", [model]))
 
 
+def gru_alone(pipeline, X_test):
+    """Test predictions of the GRU that IGMTF pretrained, as an array; a seed ensemble's
+    GRUs averaged like its members, so both average as many seeds. None when a network
+    was not pretrained in ``fit``."""
+    import numpy as np
+
+    grus = [getattr(net, "pretrained_model_", None) for net in networks(pipeline[-1])]
+    if None in grus:
+        return None
+    # The GRU takes the same preprocessed features as IGMTF itself.
+    X = pipeline[:-1].transform(X_test)
+    return np.mean([gru.predict(X) for gru in grus], axis=0)
+
+
 def seed_ensemble(network, seeds: int) -> VotingRegressor:
     """``VotingRegressor`` of ``seeds`` copies of ``network``, the k-th seeded
     ``random_state + k`` and named after its seed (``member<k>``, each its own draw,

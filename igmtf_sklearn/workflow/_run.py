@@ -17,7 +17,7 @@ from ..nets import ExplicitValidation, IGMTFRegressor
 from ..preprocessing import Fillna, RobustZScoreNorm
 from ._config import validate_config
 from ._data import _features_and_label, _load_data, _segment_rows
-from ._model_config import estimator_parameters, networks, seed_ensemble
+from ._model_config import estimator_parameters, gru_alone, networks, seed_ensemble
 from ._outputs import _write_outputs
 
 __all__ = ["run_workflow"]
@@ -98,11 +98,10 @@ DAYS_PER_YEAR = PERIODS_PER_YEAR["day"]
 def _baselines(model, X_test, labels) -> dict:
     """The pretrained GRU alone on the test days, when IGMTF pretrained one; an
     ensemble's GRUs averaged like its members, so both average as many seeds."""
-    grus = [getattr(net, "pretrained_model_", None) for net in networks(model[-1])]
-    if None in grus:
+    predictions = gru_alone(model, X_test)
+    if predictions is None:
         return {}
-    X = model[:-1].transform(X_test)
-    scores = pd.Series(np.mean([gru.predict(X) for gru in grus], axis=0), index=X_test.index)
+    scores = pd.Series(predictions, index=X_test.index)
     return {"GRU alone": signal_analysis(scores, labels, ann_scaler=DAYS_PER_YEAR)}
 
 

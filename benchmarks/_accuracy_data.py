@@ -45,6 +45,10 @@ LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1
 #: the per-day picture helps on ``cn_sample500`` and loses on CSI 300, where the market's
 #: own level seems to matter, so a network given both may keep each market's signal.
 FEATURES = ("robust", "cs", "both")
+#: What the train and valid labels are: ``rank``, Qlib's per-day ranks (CSRankNorm), or
+#: ``zscore``, the day's returns z-scored (CSZScoreNorm), which keep their tails. Both
+#: leave each day's IC and rank IC unchanged: the test labels stay the raw returns.
+LABELS = ("rank", "zscore")
 
 
 def split_name(variant):
@@ -70,7 +74,7 @@ def fold_spec(spec):
     }
 
 
-def segment_frames(setting, data_root, cache_dir, features="robust", fold=False):
+def segment_frames(setting, data_root, cache_dir, features="robust", fold=False, labels="rank"):
     """``{segment: (X, y)}`` as Qlib's IGMTF benchmark handler prepares them, cached;
     with ``fold=True`` those of the training years alone (``fold_spec``).
 
@@ -81,18 +85,20 @@ def segment_frames(setting, data_root, cache_dir, features="robust", fold=False)
     so the network reads ``2 x 5`` fields per day. Files cached before that pipeline
     name the per-day columns ``CS_*``; their values are the same, bit for bit.
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
-    the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm); test keeps
-    the raw labels, which the test IC is computed against.
+    the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm), or with
+    ``labels="zscore"`` z-scored per day; test keeps the raw labels, which the test IC
+    is computed against.
     """
     import pandas as pd
 
     spec = fold_spec(SETTINGS[setting]) if fold else SETTINGS[setting]
     suffix = "" if features == "robust" else f"_{features}"
+    suffix += "" if labels == "rank" else f"_{labels}_labels"
     prefix = "fold" if fold else "setting"
     cache = Path(cache_dir) / f"{prefix}_{setting}_{spec['train'][0]}_{spec['test'][1]}{suffix}.pkl"
     if cache.is_file():
         return pd.read_pickle(cache)  # our own cache file, written just below
-    frames = _prepare(spec, Path(data_root) / spec["data"], features)
+    frames = _prepare(spec, Path(data_root) / spec["data"], features, labels)
     from igmtf_sklearn.report import atomic_path
 
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +127,17 @@ def normalisation(features):
     return steps[features].set_output(transform="pandas")
 
 
-def _prepare(spec, path, features):
+def _prepare(spec, path, features, labels):
     import numpy as np
 
     from igmtf_sklearn.datasets import load_qlib
-    from igmtf_sklearn.preprocessing import Alpha360, Fillna, cs_rank_norm, forward_return
+    from igmtf_sklearn.preprocessing import (
+        Alpha360,
+        Fillna,
+        cs_rank_norm,
+        cs_zscore_norm,
+        forward_return,
+    )
 
     if not (path / "calendars" / "day.txt").is_file():
         raise SystemExit(f"No Qlib data at {path}: pass --data-root (the folder holding it).")
@@ -150,6 +162,11 @@ def _prepare(spec, path, features):
         Xs, ys = fill.fit_transform(X[rows]), y[rows]
         if name != "test":
             known = ys.notna().to_numpy()
-            Xs, ys = Xs[known], cs_rank_norm(ys[known])
+            if labels == "rank":
+                Xs, ys = Xs[known], cs_rank_norm(ys[known])
+            else:  # a day with a single label has no z-score: drop it too
+                ys = cs_zscore_norm(ys[known])
+                scored = ys.notna().to_numpy()
+                Xs, ys = Xs[known][scored], ys[scored]
         frames[name] = (Xs.astype(np.float32), ys)
     return frames

@@ -36,8 +36,11 @@ def predictions_path(results_dir, setting, variant, seed):
     return Path(results_dir) / setting / "preds" / f"{variant}_seed{seed}.npz"
 
 
-def labels_path(results_dir, setting):
-    return Path(results_dir) / setting / "preds" / "labels.npz"
+def labels_path(results_dir, setting, labels="rank"):
+    """The setting's saved labels; valid's are ranks, or day-z-scored returns
+    (``labels="zscore"``, scored against by a task trained on those)."""
+    suffix = "" if labels == "rank" else f"_{labels}"
+    return Path(results_dir) / setting / "preds" / f"labels{suffix}.npz"
 
 
 def write_json(path, record):
@@ -96,7 +99,7 @@ def savez(path, **arrays):
         np.savez_compressed(file, **arrays)
 
 
-def save_predictions(model, frames, results_dir, setting, variant, seed):
+def save_predictions(model, frames, results_dir, setting, variant, seed, labels="rank"):
     """Valid and test predictions (float32, in the frames' row order), and once per setting
     the labels with their days and instruments: enough to score blends and seed averages
     from the committed results alone, without the data."""
@@ -107,7 +110,7 @@ def save_predictions(model, frames, results_dir, setting, variant, seed):
         for name in ("valid", "test")
     }
     savez(predictions_path(results_dir, setting, variant, seed), **preds)
-    labels = labels_path(results_dir, setting)
+    labels = labels_path(results_dir, setting, labels)
     if not labels.is_file():
         arrays = {}
         for name in ("valid", "test"):
@@ -210,12 +213,12 @@ def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "I
 
 
 # -- blends and seed averages, from the saved predictions ------------------------------
-def load_labels(results_dir, setting):
+def load_labels(results_dir, setting, labels="rank"):
     """``{segment: labels Series on the panel index}`` saved with the setting's predictions."""
     import numpy as np
     import pandas as pd
 
-    path = labels_path(results_dir, setting)
+    path = labels_path(results_dir, setting, labels)
     if not path.is_file():
         return None
     saved = np.load(path)

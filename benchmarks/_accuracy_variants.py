@@ -66,11 +66,15 @@ BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretra
 #: follow) instead of the lowest validation loss, which on rank-normalised labels moves in
 #: the fourth decimal; ``gru@icstop`` trains on by the same rule. ``both_icstop``: the same
 #: on the ``both`` features. ``ema_icstop``: the GRU's weights averaged over its steps
-#: (``ema_halflife=1``), stopped on the validation IC of the average.
+#: (``ema_halflife=1``), stopped on the validation IC of the average. ``zlabel_icstop``:
+#: the GRU stopped on the IC, trained (as are the tasks built on it) on the day's returns
+#: z-scored instead of ranked: the ranks' uniform labels cannot tell a model that the
+#: day's extreme returns are extreme, which the daily Pearson IC rewards.
 PRETRAININGS = {
     "icstop": {"features": "robust", "monitor": "valid_ic"},
     "both_icstop": {"features": "both", "monitor": "valid_ic"},
     "ema_icstop": {"features": "robust", "monitor": "valid_ic", "ema_halflife": 1.0},
+    "zlabel_icstop": {"features": "robust", "labels": "zscore", "monitor": "valid_ic"},
 }
 #: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
 #: them. Each maps a task's (kind, base) to whether it is in.

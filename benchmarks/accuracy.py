@@ -132,8 +132,8 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         task = (results_dir, data_root, cache_dir)
         return choice.run(setting, variant, seed, task, _choice_gru)
     kind, base = split_name(variant)  # "qlib@cs": a "qlib" fit on the "cs" base
-    features, pretraining = _base(base)
-    frames = segment_frames(setting, data_root, cache_dir, features)
+    features, labels, pretraining = _base(base)
+    frames = segment_frames(setting, data_root, cache_dir, features, labels=labels)
     common = _common(frames, seed)
     gru_path = store.pretrained_path(results_dir, setting, seed, base)
     if search.is_fold_task(variant):
@@ -152,19 +152,20 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     ):
         # Fitted before predictions were kept: predict with its weights, do not refit.
         model = _gru_from(gru_path, frames, max_epochs=0, **common)
-        store.save_predictions(model, frames, results_dir, setting, variant, seed)
+        store.save_predictions(model, frames, results_dir, setting, variant, seed, labels)
         return None
     start, cpu = time.perf_counter(), time.process_time()
     task = (results_dir, setting, seed)
     model, params, extra = _fit(kind, frames, common, gru_path, task, pretraining)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
-    store.save_predictions(model, frames, results_dir, setting, variant, seed)
+    store.save_predictions(model, frames, results_dir, setting, variant, seed, labels)
     history = _history(model)
     valid_ics = [row.get("valid_ic") for row in history]
     result = {
         "setting": setting,
         "variant": variant,
         "features": features,
+        "labels": labels,
         "base": base,
         "seed": seed,
         "params": {k: repr(v) for k, v in params.items()},
@@ -188,9 +189,10 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
 
 
 def _base(name):
-    """A base's features and how its GRU trains: ``(features, {"monitor": ..., ...})``."""
+    """A base's features, its labels and how its GRU trains:
+    ``(features, labels, {"monitor": ..., ...})``."""
     spec = dict(PRETRAININGS.get(name, {"features": name, "monitor": "valid_loss"}))
-    return spec.pop("features"), spec
+    return spec.pop("features"), spec.pop("labels", "rank"), spec
 
 
 def _fit(kind, frames, common, gru_path, task, pretraining=None):
@@ -239,7 +241,7 @@ def _pretraining_gru(common, pretraining=None):
 def _choice_gru(frames, seed):
     """The ``icstop`` pretraining's GRU (stopped on the validation IC), for a
     normalisation's choice on the training years."""
-    return _pretraining_gru(_common(frames, seed), _base("icstop")[1])[0]
+    return _pretraining_gru(_common(frames, seed), _base("icstop")[2])[0]
 
 
 def _gru_from(gru_path, frames, **params):

@@ -45,10 +45,14 @@ LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1
 #: the per-day picture helps on ``cn_sample500`` and loses on CSI 300, where the market's
 #: own level seems to matter, so a network given both may keep each market's signal.
 FEATURES = ("robust", "cs", "both")
-#: What the train and valid labels are: ``rank``, Qlib's per-day ranks (CSRankNorm), or
-#: ``zscore``, the day's returns z-scored (CSZScoreNorm), which keep their tails. Both
-#: leave each day's IC and rank IC unchanged: the test labels stay the raw returns.
-LABELS = ("rank", "zscore")
+#: What the train and valid labels are: ``rank``, Qlib's per-day ranks (CSRankNorm);
+#: ``zscore``, the day's returns z-scored (CSZScoreNorm), which keep their tails; or
+#: ``mixed``, the mean of the two (both have unit variance), whose least-squares fit is
+#: the mean of the two fits: one model between the rank IC of the first and the Pearson
+#: IC of the second. All three increase with the return, so a prediction's valid rank IC
+#: is its rank IC against the returns; its valid IC is, against ``zscore`` only (the saved
+#: ``labels_zscore.npz`` scores any task's on it). The test labels stay the returns.
+LABELS = ("rank", "zscore", "mixed")
 
 
 def split_name(variant):
@@ -131,13 +135,7 @@ def _prepare(spec, path, features, labels):
     import numpy as np
 
     from igmtf_sklearn.datasets import load_qlib
-    from igmtf_sklearn.preprocessing import (
-        Alpha360,
-        Fillna,
-        cs_rank_norm,
-        cs_zscore_norm,
-        forward_return,
-    )
+    from igmtf_sklearn.preprocessing import Alpha360, Fillna, cs_rank_norm, forward_return
 
     if not (path / "calendars" / "day.txt").is_file():
         raise SystemExit(f"No Qlib data at {path}: pass --data-root (the folder holding it).")
@@ -165,8 +163,16 @@ def _prepare(spec, path, features, labels):
             if labels == "rank":
                 Xs, ys = Xs[known], cs_rank_norm(ys[known])
             else:  # a day with a single label has no z-score: drop it too
-                ys = cs_zscore_norm(ys[known])
+                ys = _normalised_labels(ys[known], labels)
                 scored = ys.notna().to_numpy()
                 Xs, ys = Xs[known][scored], ys[scored]
         frames[name] = (Xs.astype(np.float32), ys)
     return frames
+
+
+def _normalised_labels(y, labels):
+    """The day's returns z-scored (``zscore``), or that and their rank norm averaged."""
+    from igmtf_sklearn.preprocessing import cs_rank_norm, cs_zscore_norm
+
+    zscores = cs_zscore_norm(y)
+    return zscores if labels == "zscore" else (zscores + cs_rank_norm(y)) / 2

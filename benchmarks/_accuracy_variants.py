@@ -70,11 +70,13 @@ BLENDS = {"qlib+pretrain": ("qlib", "pretrain"), "gru+pretrain": ("gru", "pretra
 #: the GRU stopped on the IC, trained (as are the tasks built on it) on the day's returns
 #: z-scored instead of ranked: the ranks' uniform labels cannot tell a model that the
 #: day's extreme returns are extreme, which the daily Pearson IC rewards.
+#: ``mixlabel_icstop``: the same on the mean of the two labels (``_accuracy_data.LABELS``).
 PRETRAININGS = {
     "icstop": {"features": "robust", "monitor": "valid_ic"},
     "both_icstop": {"features": "both", "monitor": "valid_ic"},
     "ema_icstop": {"features": "robust", "monitor": "valid_ic", "ema_halflife": 1.0},
     "zlabel_icstop": {"features": "robust", "labels": "zscore", "monitor": "valid_ic"},
+    "mixlabel_icstop": {"features": "robust", "labels": "mixed", "monitor": "valid_ic"},
 }
 #: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
 #: them. Each maps a task's (kind, base) to whether it is in.

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.bench
@@ -108,18 +109,21 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     """accuracy.py end to end on a tiny slice: pretraining, the baselines, a label-reading
     variant with its grown bank, the grid search, a variant on both normalisations side by
     side and one whose GRU stops on the validation IC, each with its own pretraining, IGMTF
-    on a frozen encoder, the choice of normalisation on the training years and its pick's
-    final fit, a rerun that skips what is done, the table."""
+    on a frozen encoder, one trained on the day's z-scored returns, the choice of
+    normalisation on the training years and its pick's final fit, a rerun that skips what
+    is done, the table."""
     if not (data_dir.parent / "cn_sample500" / "calendars" / "day.txt").is_file():
         pytest.skip("cn_sample500 is not beside the CSI 300 data")
     results, cache = tmp_path / "results", tmp_path / "cache"
     campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
     campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
-    variants = ["--variants", "gru,qlib,labels,search,qlib@both_icstop,qlib@icstop,frozen,choose"]
+    variants = "gru,qlib,labels,search,qlib@both_icstop,qlib@icstop,frozen,qlib@zlabel_icstop"
+    variants = ["--variants", f"{variants},choose"]
     out = _run([*campaign, *variants, "--jobs", "2"], timeout=1200)
-    # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, qlib@both_icstop
-    # and qlib@icstop after their own pretrainings, frozen, and the choice's 2 candidates
-    assert "16 task(s) to run" in out and "FAILED" not in out
+    # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, qlib@both_icstop,
+    # qlib@icstop and qlib@zlabel_icstop after their own pretrainings, frozen, and the
+    # choice's 2 candidates
+    assert "18 task(s) to run" in out and "FAILED" not in out
     assert (results / "pretrained" / "gru_C_both_icstop_seed0.pt").is_file()
     both = json.loads((results / "C" / "qlib@both_icstop_seed0.json").read_text())
     assert both["features"] == "both" and both["params"] == {}
@@ -143,6 +147,15 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     preds = np.load(results / "C" / "preds" / "qlib_seed0.npz")
     labels = np.load(results / "C" / "preds" / "labels.npz")
     assert preds["test"].shape == labels["test_y"].shape and np.isfinite(preds["test"]).all()
+    zlabel = json.loads((results / "C" / "qlib@zlabel_icstop_seed0.json").read_text())
+    assert zlabel["labels"] == "zscore" and zlabel["features"] == "robust"
+    zscores = np.load(results / "C" / "preds" / "labels_zscore.npz")
+    np.testing.assert_array_equal(zscores["test_y"], labels["test_y"])  # raw returns both
+    np.testing.assert_array_equal(zscores["valid_day"], labels["valid_day"])  # same rows
+    valid_days = pd.Series(zscores["valid_y"]).groupby(zscores["valid_day"])
+    np.testing.assert_allclose(valid_days.mean(), 0, atol=1e-5)  # z-scored, not ranked
+    np.testing.assert_allclose(valid_days.std(), 1, atol=1e-4)
+    assert not np.allclose(zscores["valid_y"], labels["valid_y"])
     assert "0 task(s) to run" in _run([*campaign, *variants])
     table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
     for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "chosen"):

@@ -166,10 +166,17 @@ def by_variant(results):
     return by
 
 
-def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "ICIR", "Rank ICIR")):
+def build_table(
+    results,
+    segment,
+    order,
+    reference,
+    metrics=("IC", "Rank IC", "ICIR", "Rank ICIR"),
+    paired_metric="Rank IC",
+):
     """Markdown table: per setting and variant (``order`` first, then the rest sorted),
-    mean +- std over seeds, and the paired difference against ``reference`` (mean +-
-    standard error over the seeds both have)."""
+    mean +- std over seeds, and the paired difference in ``paired_metric`` against
+    ``reference`` (mean +- standard error over the seeds both have)."""
     import numpy as np
 
     by = by_variant(results)
@@ -177,7 +184,7 @@ def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "I
     lines = [
         f"{segment} | setting | variant | seeds | "
         + " | ".join(metrics)
-        + f" | d Rank IC vs {reference} (paired, +- s.e.) | epochs (kept) |",
+        + f" | d {paired_metric} vs {reference} (paired, +- s.e.) | epochs (kept) |",
         "|---" * (4 + len(metrics)) + "|---|",
     ]
     lines[0] = "| " + lines[0].split(" | ", 1)[1]
@@ -195,11 +202,10 @@ def build_table(results, segment, order, reference, metrics=("IC", "Rank IC", "I
                 cells.append(f"{vals.mean():.4f}{sd}")
             paired = [s for s in seeds if s in ref]
             if variant != reference and paired:
-                d = np.array(
-                    [runs[s][segment]["Rank IC"] - ref[s][segment]["Rank IC"] for s in paired]
-                )
+                m = paired_metric
+                d = np.array([runs[s][segment][m] - ref[s][segment][m] for s in paired])
                 se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-                base = np.mean([ref[s][segment]["Rank IC"] for s in paired])
+                base = np.mean([ref[s][segment][m] for s in paired])
                 diff = f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(base):+.0%})"
             else:
                 diff = ""
@@ -289,4 +295,24 @@ def blend_results(results, results_dir, blends):
                             **scores,
                         }
                     )
+    return rows
+
+
+def against_returns(results, results_dir, keep):
+    """Result rows of the tasks ``keep(variant)`` selects, their valid predictions scored
+    against the day's z-scored returns (``labels_zscore.npz``) instead of their ranks: a
+    valid IC comparable across label normalisations, and the same rank IC."""
+    import numpy as np
+
+    rows = []
+    for setting in sorted({r["setting"] for r in results}):
+        labels = load_labels(results_dir, setting, "zscore")
+        ranked = load_labels(results_dir, setting)
+        if labels is None or not labels["valid"].index.equals(ranked["valid"].index):
+            continue  # the predictions are in the ranked labels' row order
+        for r in results:
+            path = predictions_path(results_dir, setting, r["variant"], r["seed"])
+            if r["setting"] == setting and keep(r["variant"]) and path.is_file():
+                valid = score(labels["valid"], np.load(path)["valid"])
+                rows.append({**r, "valid": valid})
     return rows

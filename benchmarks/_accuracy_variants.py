@@ -78,6 +78,9 @@ PRETRAININGS = {
     "zlabel_icstop": {"features": "robust", "labels": "zscore", "monitor": "valid_ic"},
     "mixlabel_icstop": {"features": "robust", "labels": "mixed", "monitor": "valid_ic"},
 }
+#: The tasks on Qlib's ranked labels that the label bases' tasks are compared with, on
+#: valid IC against the returns (``zlabel_icstop`` and ``mixlabel_icstop`` tasks join).
+LABELS_COMPARED = ("pretrain", "pretrain@icstop", "gru", "qlib", "qlib@icstop")
 #: Pools of saved models averaged whole, on Qlib's features: the ceiling of any ensemble of
 #: them. Each maps a task's (kind, base) to whether it is in.
 POOLS = {

@@ -46,6 +46,7 @@ from _accuracy_variants import (
     BLENDS,
     BUDGET,
     GRU,
+    LABELS_COMPARED,
     POOLS,
     PRETRAININGS,
     RECOMMENDED,
@@ -349,6 +350,15 @@ def print_tables(results_dir):
         print(table)
     print(f"\n### ensembles of three seeds: {RECOMMENDED} against gru, the same seeds\n")
     print(ensembles.paired_ensembles_table(results, results_dir, RECOMMENDED, "gru"))
+    print("\n### valid, scored against the returns (z-scored per day)\n")
+    label_bases = [b for b, spec in PRETRAININGS.items() if spec.get("labels", "rank") != "rank"]
+    rows = store.against_returns(
+        results,
+        results_dir,
+        lambda v: v in LABELS_COMPARED or split_name(v)[1] in label_bases,
+    )
+    order = [*LABELS_COMPARED, *sorted({r["variant"] for r in rows} - set(LABELS_COMPARED))]
+    print(store.build_table(rows, "valid", order, RECOMMENDED, ("IC", "Rank IC"), "IC"))
     print("\n### every saved model averaged\n")
     pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
     print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))

@@ -126,3 +126,28 @@ def test_seed_average_tables_score_every_seed_averaged_per_segment(bench, tmp_pa
             f"{np.mean(singles):.4f}",
             f"{scores[segment]['Rank IC']:.4f}",
         ]
+
+
+def test_against_returns_rescores_valid_on_the_zscored_labels(bench, tmp_path):
+    """Every kept task's valid predictions are scored against ``labels_zscore.npz``; its
+    test scores stay; a setting whose z-scored labels are on other rows is left out."""
+    store, _ = bench
+    rows = _campaign(store, tmp_path, seeds=[0])
+    ranked = np.load(store.labels_path(tmp_path, "C"))
+    returns = (ranked["valid_y"] ** 3).astype(np.float32)  # same order, other values
+    zscored = {**ranked, "valid_y": returns}
+    store.savez(store.labels_path(tmp_path, "C", "zscore"), **zscored)
+
+    rescored = store.against_returns(rows, tmp_path, lambda v: v == "signal")
+    assert [(r["variant"], r["seed"]) for r in rescored] == [("signal", 0)]
+    pred = np.load(store.predictions_path(tmp_path, "C", "signal", 0))["valid"]
+    labels = store.load_labels(tmp_path, "C", "zscore")["valid"]
+    assert rescored[0]["valid"] == store.score(labels, pred)
+    on_ranks = store.score(store.load_labels(tmp_path, "C")["valid"], pred)
+    assert rescored[0]["valid"]["IC"] != pytest.approx(on_ranks["IC"], abs=1e-3)
+    assert rescored[0]["valid"]["Rank IC"] == pytest.approx(on_ranks["Rank IC"])  # same order
+    assert rescored[0]["test"] == rows[1]["test"]  # rows: qlib seed 0, then signal seed 0
+
+    shifted = {**zscored, "valid_instrument": np.roll(ranked["valid_instrument"], 1)}
+    store.savez(store.labels_path(tmp_path, "C", "zscore"), **shifted)
+    assert store.against_returns(rows, tmp_path, lambda v: True) == []

@@ -15,7 +15,13 @@ one fit per member, so these tables stand apart from the equal-budget comparison
 
 from __future__ import annotations
 
-from _accuracy_results import averaged, by_variant, load_labels, predictions_path
+from _accuracy_results import (
+    averaged,
+    by_variant,
+    load_labels,
+    predictions_path,
+    returns_labels,
+)
 
 
 def seed_average_tables(results, results_dir, blends, segments=("valid", "test")):
@@ -128,40 +134,58 @@ def replicated_tables(results, results_dir, reference, segments=("valid", "test"
 def paired_ensembles_table(results, results_dir, variant, baseline, size=3):
     """Markdown table: ``variant``'s ensembles of ``size`` seeds minus ``baseline``'s
     ensembles of the same seeds (equal budget), paired over the seed groups both have,
-    in rank IC and IC, valid and test, mean +- standard error."""
-    import numpy as np
-
+    in rank IC and IC, valid and test, mean +- standard error. Valid's IC also against
+    the day's z-scored returns where they are saved (``returns_labels``): the training
+    labels are ranks, and the test IC is against the returns."""
     lines = [
-        "| setting | seed groups | valid Rank IC | valid IC | test Rank IC | test IC |",
-        "|---|---|---|---|---|---|",
+        "| setting | seed groups | valid Rank IC | valid IC | valid IC, against the returns "
+        "| test Rank IC | test IC |",
+        "|---|---|---|---|---|---|---|",
     ]
     by = by_variant(results)
+    pair = (variant, baseline)
+    columns = [("valid", "Rank IC"), ("valid", "IC"), ("returns", "IC")]
+    columns += [("test", "Rank IC"), ("test", "IC")]
     for setting in sorted({s for s, _ in by}):
-        ensembles = _seed_ensembles(by, setting, results_dir, size, (variant, baseline))
+        ensembles = _seed_ensembles(by, setting, results_dir, size, pair)
         groups = [g for v, g in ensembles if v == variant and (baseline, g) in ensembles]
         if not groups:
             continue
-        cells = []
-        for segment in ("valid", "test"):
-            for metric in ("Rank IC", "IC"):
-                d = np.array(
-                    [
-                        ensembles[(variant, g)][segment][metric]
-                        - ensembles[(baseline, g)][segment][metric]
-                        for g in groups
-                    ]
-                )
-                se = f" +- {d.std(ddof=1) / np.sqrt(len(d)):.4f}" if len(d) > 1 else ""
-                cells.append(f"{d.mean():+.4f}{se}")
+        returns = returns_labels(results_dir, setting)
+        if returns is not None:
+            valid = {"valid": returns["valid"]}  # test's labels are the returns already
+            on_returns = _seed_ensembles(by, setting, results_dir, size, pair, valid)
+            for key, scores in on_returns.items():
+                ensembles[key]["returns"] = scores["valid"]
+        cells = [_paired_difference(ensembles, pair, groups, *column) for column in columns]
         names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
         lines.append(f"| {setting} | {names} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _seed_ensembles(by, setting, results_dir, size, variants=None):
+def _paired_difference(ensembles, pair, groups, segment, metric):
+    """Mean +- standard error over ``groups`` of the first of ``pair``'s ensembles minus
+    the second's, in ``metric`` on ``segment``; empty where the segment was not scored."""
+    import numpy as np
+
+    variant, baseline = pair
+    if segment not in ensembles[(variant, groups[0])]:
+        return ""
+    d = np.array(
+        [
+            ensembles[(variant, g)][segment][metric] - ensembles[(baseline, g)][segment][metric]
+            for g in groups
+        ]
+    )
+    se = f" +- {d.std(ddof=1) / np.sqrt(len(d)):.4f}" if len(d) > 1 else ""
+    return f"{d.mean():+.4f}{se}"
+
+
+def _seed_ensembles(by, setting, results_dir, size, variants=None, labels=None):
     """``{(variant, group): {segment: scores}}`` of a setting's complete seed groups, of
-    every variant or of the ``variants`` named."""
-    labels = load_labels(results_dir, setting)
+    every variant or of the ``variants`` named; scored against the saved ranked labels,
+    or against ``labels`` (``{segment: labels}``)."""
+    labels = labels or load_labels(results_dir, setting)
     ensembles = {}
     names = sorted(v for s, v in by if s == setting and (variants is None or v in variants))
     for variant in names if labels else ():

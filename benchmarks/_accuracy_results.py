@@ -306,13 +306,23 @@ def against_returns(results, results_dir, keep):
 
     rows = []
     for setting in sorted({r["setting"] for r in results}):
-        labels = load_labels(results_dir, setting, "zscore")
-        ranked = load_labels(results_dir, setting)
-        if labels is None or not labels["valid"].index.equals(ranked["valid"].index):
-            continue  # the predictions are in the ranked labels' row order
+        labels = returns_labels(results_dir, setting)
+        if labels is None:
+            continue
         for r in results:
             path = predictions_path(results_dir, setting, r["variant"], r["seed"])
             if r["setting"] == setting and keep(r["variant"]) and path.is_file():
                 valid = score(labels["valid"], np.load(path)["valid"])
                 rows.append({**r, "valid": valid})
     return rows
+
+
+def returns_labels(results_dir, setting):
+    """The setting's saved labels with valid's the day's z-scored returns, or None when
+    none are saved or they are not on the rows (and in the order) of the ranked labels,
+    which every task's predictions follow."""
+    labels = load_labels(results_dir, setting, "zscore")
+    ranked = load_labels(results_dir, setting)
+    if labels is None or not labels["valid"].index.equals(ranked["valid"].index):
+        return None
+    return labels

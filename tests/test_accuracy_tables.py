@@ -95,18 +95,33 @@ def test_paired_ensembles_table_compares_ensembles_of_the_same_seeds(bench, tmp_
     line = next(row for row in table.splitlines() if row.startswith("| C |"))
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[1] == "0-2, 3-5"
-    labels = store.load_labels(tmp_path, "C")
-    for column, (segment, metric) in enumerate(
-        [(s, m) for s in ("valid", "test") for m in ("Rank IC", "IC")], start=2
-    ):
-        diffs = []
-        for group in [(0, 1, 2), (3, 4, 5)]:
-            ours = store.averaged(tmp_path, "C", [("signal", s) for s in group], labels)
-            ref = store.averaged(tmp_path, "C", [("qlib", s) for s in group], labels)
-            diffs.append(ours[segment][metric] - ref[segment][metric])
-        se = np.std(diffs, ddof=1) / np.sqrt(2)
-        assert cells[column] == f"{np.mean(diffs):+.4f} +- {se:.4f}"
-    assert np.mean(diffs) > 0  # the signal's ensembles beat noise's
+    assert cells[4] == ""  # no z-scored returns saved: valid's IC against them is not scored
+    ranked = store.load_labels(tmp_path, "C")
+    columns = {2: ("valid", "Rank IC"), 3: ("valid", "IC"), 5: ("test", "Rank IC")}
+    assert cells[6] == _paired_ensembles(store, tmp_path, ranked, "test", "IC")
+    for column, (segment, metric) in columns.items():
+        assert cells[column] == _paired_ensembles(store, tmp_path, ranked, segment, metric)
+    assert float(cells[6].split()[0]) > 0  # the signal's ensembles beat noise's
+
+    saved = np.load(store.labels_path(tmp_path, "C"))
+    returns = {**saved, "valid_y": (saved["valid_y"] ** 3).astype(np.float32)}
+    store.savez(store.labels_path(tmp_path, "C", "zscore"), **returns)
+    table = ensembles.paired_ensembles_table(rows, tmp_path, "signal", "qlib")
+    line = next(row for row in table.splitlines() if row.startswith("| C |"))
+    on_returns = store.load_labels(tmp_path, "C", "zscore")
+    expected = _paired_ensembles(store, tmp_path, on_returns, "valid", "IC")
+    assert [cell.strip() for cell in line.strip("|").split("|")][4] == expected
+    assert expected != cells[3]  # against the cubed labels, not the ranked ones
+
+
+def _paired_ensembles(store, results_dir, labels, segment, metric):
+    """The expected cell: signal's ensembles of seeds 0-2 and 3-5 minus qlib's."""
+    diffs = []
+    for group in [(0, 1, 2), (3, 4, 5)]:
+        ours = store.averaged(results_dir, "C", [("signal", s) for s in group], labels)
+        ref = store.averaged(results_dir, "C", [("qlib", s) for s in group], labels)
+        diffs.append(ours[segment][metric] - ref[segment][metric])
+    return f"{np.mean(diffs):+.4f} +- {np.std(diffs, ddof=1) / np.sqrt(2):.4f}"
 
 
 def test_seed_average_tables_score_every_seed_averaged_per_segment(bench, tmp_path):

@@ -113,7 +113,9 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         epoch's bank rebuild, one thread each: both use the weights the epoch
         ended with, so the results are the same and the rebuild's time is hidden.
     label_norm : {"csrank", "cszscore", None}, default="csrank"
-        Per-day label normalisation applied inside ``fit``.
+        Per-day label normalisation applied inside ``fit``. ``"cszscore"``
+        keeps the returns' tails: it trades rank IC for Pearson IC, and
+        failed on one market of three (``docs/accuracy.md``).
     patience : int or None, default=20
         Epochs without a better validation IC before stopping; None disables
         early stopping.

@@ -50,7 +50,9 @@ class RNNRegressor(_PanelNet):
     base_model : {"GRU", "LSTM"}, default="GRU"
         Recurrent cell.
     label_norm : {"csrank", "cszscore", None}, default="csrank"
-        Per-day label normalisation applied inside ``fit``.
+        Per-day label normalisation applied inside ``fit``. ``"cszscore"``
+        keeps the returns' tails: it trades rank IC for Pearson IC, and
+        failed on one market of three (``docs/accuracy.md``).
     patience : int or None, default=20
         Epochs without a better ``monitor`` before stopping; the best epoch's
         weights are restored. None disables early stopping.

@@ -90,8 +90,8 @@ def segment_frames(setting, data_root, cache_dir, features="robust", fold=False,
     name the per-day columns ``CS_*``; their values are the same, bit for bit.
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
     the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm), or with
-    ``labels="zscore"`` z-scored per day; test keeps the raw labels, which the test IC
-    is computed against.
+    ``labels="zscore"`` z-scored per day, or with ``labels="mixed"`` the mean of the
+    two (``LABELS``); test keeps the raw labels, which the test IC is computed against.
     """
     import pandas as pd
 

@@ -37,8 +37,8 @@ def predictions_path(results_dir, setting, variant, seed):
 
 
 def labels_path(results_dir, setting, labels="rank"):
-    """The setting's saved labels; valid's are ranks, or day-z-scored returns
-    (``labels="zscore"``, scored against by a task trained on those)."""
+    """The setting's saved labels, valid's as the tasks trained on ``labels`` saw them:
+    ranks, day-z-scored returns (``"zscore"``) or their mean (``"mixed"``)."""
     suffix = "" if labels == "rank" else f"_{labels}"
     return Path(results_dir) / setting / "preds" / f"labels{suffix}.npz"
 

@@ -95,6 +95,8 @@ def segment_frames(setting, data_root, cache_dir, features="robust", fold=False,
     """
     import pandas as pd
 
+    if labels not in LABELS:  # _prepare would take any other name for "mixed"
+        raise ValueError(f"labels={labels!r}: use one of {LABELS}")
     spec = fold_spec(SETTINGS[setting]) if fold else SETTINGS[setting]
     suffix = "" if features == "robust" else f"_{features}"
     suffix += "" if labels == "rank" else f"_{labels}_labels"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import _accuracy_results as store
 import _feature_choice as choice
+import _refit as refit
 import _walk_forward_search as search
 from _accuracy_data import split_name
 
@@ -31,7 +32,9 @@ def plan(settings, variants, seeds, results_dir):
             bases = {split_name(v)[1] for v in variants if not choice.is_task(v)}
             others = sorted(bases - {"robust"})
             pretrains = ["pretrain", *(f"pretrain@{f}" for f in others)] if bases else []
-            for variant in dict.fromkeys([*pretrains, *folds, *variants]):
+            # a refit retrains a fitted source task: the source runs first
+            sources = [refit.source(v) for v in variants if refit.is_task(v)]
+            for variant in dict.fromkeys([*pretrains, *folds, *sources, *variants]):
                 task = _left(setting, variant, seed, results_dir, folds)
                 if task:
                     tasks.append(task)
@@ -48,6 +51,9 @@ def _left(setting, variant, seed, results_dir, folds):
         return None if done else (key, [gru])
     if choice.is_task(variant):  # fits its own GRU on the training years
         return None if choice.path(results_dir, setting, variant, seed).is_file() else (key, [])
+    if refit.is_task(variant):  # reuses the epochs its sources kept
+        done = refit.path(results_dir, setting, variant, seed).is_file()
+        return None if done else (key, refit.needs(results_dir, setting, variant, seed))
     done = store.task_path(results_dir, setting, variant, seed).is_file()
     if done and store.predictions_path(results_dir, setting, variant, seed).is_file():
         return None

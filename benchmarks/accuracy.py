@@ -31,6 +31,7 @@ spin-wait and run several times slower.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -40,6 +41,7 @@ import _accuracy_ensembles as ensembles
 import _accuracy_results as store
 import _accuracy_schedule as schedule
 import _feature_choice as choice
+import _refit as refit
 import _walk_forward_search as search
 from _accuracy_data import FEATURES, LOOKBACK_DAYS, SEGMENTS, SETTINGS, segment_frames, split_name
 from _accuracy_variants import (
@@ -136,6 +138,9 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     features, labels, pretraining = _base(base)
     frames = segment_frames(setting, data_root, cache_dir, features, labels=labels)
     common = _common(frames, seed)
+    if refit.is_task(variant):
+        fit = functools.partial(_refit, {**common, "train_split": None}, pretraining)
+        return refit.run(results_dir, setting, variant, seed, frames, fit)
     gru_path = store.pretrained_path(results_dir, setting, seed, base)
     if search.is_fold_task(variant):
         from igmtf_sklearn import IGMTFRegressor
@@ -239,6 +244,17 @@ def _pretraining_gru(common, pretraining=None):
     return RNNRegressor(**params, **common), params
 
 
+def _refit(common, pretraining, X, y, pretrain_epochs, epochs):
+    """Qlib's IGMTF (``refit.SOURCE``) on ``X, y`` without validation: its GRU pretrained
+    for ``pretrain_epochs``, then ``epochs`` of IGMTF, the epochs its source fit kept."""
+    from igmtf_sklearn import IGMTFRegressor
+
+    gru = _pretraining_gru(common, pretraining)[0].set_params(max_epochs=pretrain_epochs)
+    gru.fit(X, y)
+    params = _resolve(VARIANTS[refit.SOURCE])
+    return IGMTFRegressor(pretrained=gru, max_epochs=epochs, **params, **common).fit(X, y)
+
+
 def _choice_gru(frames, seed):
     """The ``icstop`` pretraining's GRU (stopped on the validation IC), for a
     normalisation's choice on the training years."""
@@ -318,14 +334,14 @@ def parse_args(argv=None):
     unknown += [
         v
         for v in args.variants
-        if split_name(v)[0] not in (*VARIANTS, *SPECIAL)
+        if split_name(v)[0] not in (*VARIANTS, *SPECIAL, *refit.KINDS)
         or split_name(v)[1] not in (*FEATURES, *PRETRAININGS)
         or (v.startswith("search") and "@" in v)  # the search runs on Qlib's features only
     ]
     if unknown:
         parser.error(
             f"unknown setting(s)/variant(s) {unknown}; settings: {list(SETTINGS)}, "
-            f"variants: {[*SPECIAL, *VARIANTS]}, each optionally @<base> with "
+            f"variants: {[*SPECIAL, *VARIANTS, *refit.KINDS]}, each optionally @<base> with "
             f"base in {[*FEATURES[1:], *PRETRAININGS]}"
         )
     if args.jobs < 1:

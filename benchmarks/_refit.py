@@ -1,0 +1,150 @@
+"""The accuracy campaign's refits: a fitted model retrained on the days its validation held out.
+
+Qlib's benchmark fits on the training years, stops on the valid year and predicts the test
+year with a model that never trained on the year just before it. A user running the model
+does what ``GridSearchCV(refit=True)`` does once a choice is made: fit again on every
+labelled day, with what validation chose (here the epochs: the GRU's kept pretraining
+epoch and IGMTF's kept epoch), and no validation left to stop on. On ``cn_sample500`` the
+per-day picture of 2019 is not 2020's (docs/accuracy.md), so the most recent year may be
+worth more than the epochs' fine-tuning on it.
+
+Two tasks per source task ``qlib@<base>`` (the GRU pretrained as ``pretrain@<base>``):
+
+- ``refit@<base>``: train + the valid year, scored on test. Its valid figures are in-sample,
+  so it is judged on test only, once chosen;
+- ``refit_half@<base>``: train + the valid year's first half, scored on its second half,
+  next to the source's score on the same days: the choice between the two, made on the
+  valid year as every other choice of the campaign. (It is scored on test too.)
+
+The days added stop ``LOOKAHEAD_DAYS`` trading days before the first day scored: their
+labels are only known then. Features keep the normalisation fitted on the training years.
+Results: ``<results>/<setting>/refit/<variant>_seed<k>.json`` and, beside them,
+``preds/<variant>_seed<k>.npz`` (valid and test predictions; valid's in-sample for
+``refit``), so the main tables, which score full valid years, leave them out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import _accuracy_results as store
+from _accuracy_data import LOOKAHEAD_DAYS, split_name
+
+#: Task kinds: the valid days each adds to the training days.
+KINDS = {"refit": "valid", "refit_half": "first half of valid"}
+#: The IGMTF task each refit retrains.
+SOURCE = "qlib"
+
+
+def is_task(variant):
+    return split_name(variant)[0] in KINDS
+
+
+def sources(variant):
+    """The tasks whose kept epochs a refit task reuses: ``pretrain@<base>``, ``qlib@<base>``."""
+    base = split_name(variant)[1]
+    suffix = "" if base == "robust" else f"@{base}"
+    return f"pretrain{suffix}", f"{SOURCE}{suffix}"
+
+
+def path(results_dir, setting, variant, seed):
+    """``<results>/<setting>/refit/<variant>_seed<k>.json``."""
+    return Path(results_dir) / setting / "refit" / f"{variant}_seed{seed}.json"
+
+
+def predictions_path(results_dir, setting, variant, seed):
+    return Path(results_dir) / setting / "refit" / "preds" / f"{variant}_seed{seed}.npz"
+
+
+def needs(results_dir, setting, variant, seed):
+    """The files a refit task waits for: its sources' results and the source's predictions."""
+    files = [store.task_path(results_dir, setting, v, seed) for v in sources(variant)]
+    return [*files, store.predictions_path(results_dir, setting, source(variant), seed)]
+
+
+def source(variant):
+    """The IGMTF task a refit task retrains: ``qlib@<base>``."""
+    return sources(variant)[1]
+
+
+def kept_epochs(results_dir, setting, variant, seed):
+    """``(GRU pretraining epochs, IGMTF epochs)``: the epochs the sources kept."""
+    pretrain, igmtf = (
+        json.loads(store.task_path(results_dir, setting, v, seed).read_text())
+        for v in sources(variant)
+    )
+    return store.kept_epoch(pretrain), store.kept_epoch(igmtf)
+
+
+def split(frames, variant):
+    """``(X_fit, y_fit, scored_days)``: the training days plus the valid days the task adds
+    (purged ``LOOKAHEAD_DAYS`` before the first day scored), and the valid days it is
+    scored on (None for ``refit``, scored on test)."""
+    import numpy as np
+    import pandas as pd
+
+    X_valid, y_valid = frames["valid"]
+    days = X_valid.index.get_level_values(0)
+    unique = np.unique(days)
+    if split_name(variant)[0] == "refit":
+        added, scored = unique[: len(unique) - LOOKAHEAD_DAYS], None
+    else:
+        half = len(unique) // 2
+        added, scored = unique[: half - LOOKAHEAD_DAYS], unique[half:]
+    rows = days.isin(added)
+    X = pd.concat([frames["train"][0], X_valid[rows]])
+    y = pd.concat([frames["train"][1], y_valid[rows]])
+    return X, y, scored
+
+
+def run(results_dir, setting, variant, seed, frames, fit):
+    """Refit one task and write its JSON record and predictions; ``fit(X, y,
+    pretrain_epochs, epochs)`` is the campaign's refit of the source. Returns the record."""
+    import numpy as np
+
+    pretrain_epochs, epochs = kept_epochs(results_dir, setting, variant, seed)
+    X, y, scored = split(frames, variant)
+    start, cpu = time.perf_counter(), time.process_time()
+    model = fit(X, y, pretrain_epochs, epochs)
+    fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
+    preds = {
+        name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
+        for name in ("valid", "test")
+    }
+    store.savez(predictions_path(results_dir, setting, variant, seed), **preds)
+    days = X.index.get_level_values(0)
+    record = {
+        "setting": setting,
+        "variant": variant,
+        "source": source(variant),
+        "seed": seed,
+        "pretrain_epochs": pretrain_epochs,
+        "epochs": epochs,
+        "fit_days": [str(days.min().date()), str(days.max().date())],
+        "test": store.score(frames["test"][1], preds["test"]),
+        "fit_wall_s": fit_wall,
+        "fit_cpu_s": fit_cpu,
+        "machine": store.machine(),
+        "commit": store.commit(),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if scored is not None:
+        record.update(_scored_halves(results_dir, setting, variant, seed, frames, preds, scored))
+    store.write_json(path(results_dir, setting, variant, seed), record)
+    return record
+
+
+def _scored_halves(results_dir, setting, variant, seed, frames, preds, scored):
+    """The refit's and its source's scores on the valid days ``scored``."""
+    import numpy as np
+
+    y_valid = frames["valid"][1]
+    rows = y_valid.index.get_level_values(0).isin(scored)
+    saved = np.load(store.predictions_path(results_dir, setting, source(variant), seed))
+    return {
+        "scored_days": [str(scored[0])[:10], str(scored[-1])[:10]],
+        "valid_half": store.score(y_valid[rows], preds["valid"][rows]),
+        "valid_half_source": store.score(y_valid[rows], saved["valid"][rows]),
+    }

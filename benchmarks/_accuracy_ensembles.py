@@ -15,6 +15,8 @@ one fit per member, so these tables stand apart from the equal-budget comparison
 
 from __future__ import annotations
 
+import functools
+
 from _accuracy_results import (
     averaged,
     by_variant,
@@ -185,15 +187,33 @@ def _seed_ensembles(by, setting, results_dir, size, variants=None, labels=None):
     """``{(variant, group): {segment: scores}}`` of a setting's complete seed groups, of
     every variant or of the ``variants`` named; scored against the saved ranked labels,
     or against ``labels`` (``{segment: labels}``)."""
-    labels = labels or load_labels(results_dir, setting)
     ensembles = {}
     names = sorted(v for s, v in by if s == setting and (variants is None or v in variants))
-    for variant in names if labels else ():
+    for variant in names:
         for group in seed_groups(by[(setting, variant)], size):
-            scores = averaged(results_dir, setting, [(variant, s) for s in group], labels)
+            if labels is None:  # the tables share these: each is scored once, and copied
+                scores = _on_ranked_labels(str(results_dir), setting, variant, group)
+                scores = None if scores is None else dict(scores)
+            else:
+                scores = averaged(results_dir, setting, [(variant, s) for s in group], labels)
             if scores is not None:
                 ensembles[(variant, group)] = scores
     return ensembles
+
+
+@functools.cache
+def _on_ranked_labels(results_dir, setting, variant, group):
+    """The scores of one seed group's ensemble against the setting's saved ranked labels;
+    None when its predictions or the labels are missing."""
+    labels = _ranked_labels(results_dir, setting)
+    if labels is None:
+        return None
+    return averaged(results_dir, setting, [(variant, s) for s in group], labels)
+
+
+@functools.cache
+def _ranked_labels(results_dir, setting):
+    return load_labels(results_dir, setting)
 
 
 def _replicated_row(scored, variant, reference, ref_runs, segment):

@@ -148,3 +148,85 @@ def _scored_halves(results_dir, setting, variant, seed, frames, preds, scored):
         "valid_half": store.score(y_valid[rows], preds["valid"][rows]),
         "valid_half_source": store.score(y_valid[rows], saved["valid"][rows]),
     }
+
+
+# -- table -----------------------------------------------------------------------------
+def records(results_dir, setting):
+    """``{(variant, seed): record}`` of a setting's refit tasks."""
+    folder = Path(results_dir) / setting / "refit"
+    found = {}
+    for file in sorted(folder.glob("*_seed*.json")):
+        record = json.loads(file.read_text())
+        found[(record["variant"], record["seed"])] = record
+    return found
+
+
+def refit_table(results_dir, settings, base, reference):
+    """Markdown table: per setting and measure, the source ``qlib@<base>`` (or
+    ``reference``) against its refits over the seeds both have: their means and the
+    refit's paired difference (mean +- standard error over seeds). The valid year's
+    second half (``refit_half``) is where the choice is made; test (``refit``) is reported."""
+    source_name = f"{SOURCE}@{base}"
+    measures = [  # (what, refit kind, compared with, metric)
+        ("valid 2nd half, rank IC", "refit_half", "valid_half_source", "Rank IC"),
+        ("valid 2nd half, IC", "refit_half", "valid_half_source", "IC"),
+        ("test, rank IC", "refit", "source test", "Rank IC"),
+        ("test, IC", "refit", "source test", "IC"),
+        (f"test, rank IC, against `{reference}`", "refit", "reference test", "Rank IC"),
+    ]
+    lines = [
+        "| setting | measure | seeds | compared | refit | d (paired, +- s.e.) | "
+        "epochs kept (GRU, IGMTF) |",
+        "|---" * 7 + "|",
+    ]
+    for setting in settings:
+        found = records(results_dir, setting)
+        for what, kind, compared_key, metric in measures:
+            runs = {s: r for (v, s), r in found.items() if v == f"{kind}@{base}"}
+            if not runs:
+                continue
+            pairs = {
+                s: (_compared(results_dir, setting, r, compared_key, reference), r)
+                for s, r in sorted(runs.items())
+            }
+            pairs = {s: pair for s, pair in pairs.items() if pair[0] is not None}
+            if not pairs:
+                continue
+            seeds = list(pairs)
+            compared = [pairs[s][0][metric] for s in seeds]
+            scored = "valid_half" if kind == "refit_half" else "test"
+            refitted = [pairs[s][1][scored][metric] for s in seeds]
+            name = source_name if compared_key != "reference test" else reference
+            epochs = "; ".join(f"{runs[s]['pretrain_epochs']}, {runs[s]['epochs']}" for s in seeds)
+            lines.append(
+                f"| {setting} | {what} | {','.join(map(str, seeds))} | "
+                f"`{name}` {_mean(compared)} | `{kind}@{base}` {_mean(refitted)} | "
+                f"{_paired(compared, refitted)} | {epochs} |"
+            )
+    return "\n".join(lines)
+
+
+def _compared(results_dir, setting, record, key, reference):
+    """The scores a refit is compared with: its source's on the same valid days
+    (``valid_half_source``), its source's test, or ``reference``'s test; None when that
+    task has no result."""
+    if key in record:
+        return record[key]
+    variant = record["source"] if key == "source test" else reference
+    task = store.task_path(results_dir, setting, variant, record["seed"])
+    return json.loads(task.read_text())["test"] if task.is_file() else None
+
+
+def _mean(values):
+    import numpy as np
+
+    return f"{np.mean(values):.4f}"
+
+
+def _paired(compared, refitted):
+    """The refit's paired difference over seeds: ``+d +- se (+x %)``."""
+    import numpy as np
+
+    d = np.subtract(refitted, compared)
+    se = f"{d.std(ddof=1) / np.sqrt(len(d)):.4f}" if len(d) > 1 else "-"
+    return f"{d.mean():+.4f} +- {se} ({d.mean() / abs(np.mean(compared)):+.0%})"

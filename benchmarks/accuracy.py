@@ -380,6 +380,8 @@ def print_tables(results_dir):
     print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))
     print("\n### normalisation chosen on the training years (rank IC of the held-out year)\n")
     print(choice.choice_table(results_dir, list(SETTINGS)))
+    print("\n### refit on the valid year's labels, with the epochs validation kept\n")
+    print(refit.refit_table(results_dir, list(SETTINGS), "icstop", REFERENCE))
 
 
 def main(argv=None):

@@ -110,20 +110,20 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     variant with its grown bank, the grid search, a variant on both normalisations side by
     side and one whose GRU stops on the validation IC, each with its own pretraining, IGMTF
     on a frozen encoder, one trained on the day's z-scored returns, the choice of
-    normalisation on the training years and its pick's final fit, a rerun that skips what
-    is done, the table."""
+    normalisation on the training years and its pick's final fit, the refits on the valid
+    days' labels, a rerun that skips what is done, the table."""
     if not (data_dir.parent / "cn_sample500" / "calendars" / "day.txt").is_file():
         pytest.skip("cn_sample500 is not beside the CSI 300 data")
     results, cache = tmp_path / "results", tmp_path / "cache"
     campaign = [BENCH_DIR / "accuracy.py", "--smoke", "--settings", "C", "--seeds", "0"]
     campaign += ["--data-root", data_dir.parent, "--results-dir", results, "--cache-dir", cache]
     variants = "gru,qlib,labels,search,qlib@both_icstop,qlib@icstop,frozen,qlib@zlabel_icstop"
-    variants = ["--variants", f"{variants},choose"]
+    variants = ["--variants", f"{variants},choose,refit_half@icstop,refit@icstop"]
     out = _run([*campaign, *variants, "--jobs", "2"], timeout=1200)
     # pretrain, gru, qlib, labels, search, the search's 2 candidates x 2 folds, qlib@both_icstop,
-    # qlib@icstop and qlib@zlabel_icstop after their own pretrainings, frozen, and the
-    # choice's 2 candidates
-    assert "18 task(s) to run" in out and "FAILED" not in out
+    # qlib@icstop and qlib@zlabel_icstop after their own pretrainings, frozen, the
+    # choice's 2 candidates and qlib@icstop's 2 refits
+    assert "20 task(s) to run" in out and "FAILED" not in out
     assert (results / "pretrained" / "gru_C_both_icstop_seed0.pt").is_file()
     both = json.loads((results / "C" / "qlib@both_icstop_seed0.json").read_text())
     assert both["features"] == "both" and both["params"] == {}
@@ -156,6 +156,11 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     np.testing.assert_allclose(valid_days.mean(), 0, atol=1e-5)  # z-scored, not ranked
     np.testing.assert_allclose(valid_days.std(), 1, atol=1e-4)
     assert not np.allclose(zscores["valid_y"], labels["valid_y"])
+    half = json.loads((results / "C" / "refit" / "refit_half@icstop_seed0.json").read_text())
+    assert half["fit_days"][1] < half["scored_days"][0] <= "2019-12-31"
+    assert half["epochs"] == 1 and half["source"] == "qlib@icstop"
+    whole = json.loads((results / "C" / "refit" / "refit@icstop_seed0.json").read_text())
+    assert half["fit_days"][1] < whole["fit_days"][1] < "2020-01-01"  # valid days, purged
     assert "0 task(s) to run" in _run([*campaign, *variants])
     table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
     for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "chosen"):
@@ -169,3 +174,6 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     assert f"| {valid:.4f} |" in chosen  # the pick's final fit, under the name chosen
     for blend in ("qlib+pretrain", "gru+pretrain"):  # scored from the saved predictions
         assert f"| C | {blend} | 0 |" in table
+    refits = table.split("### refit on the valid year")[1]
+    assert f"`refit_half@icstop` {half['valid_half']['Rank IC']:.4f}" in refits
+    assert f"`refit@icstop` {whole['test']['Rank IC']:.4f}" in refits

@@ -1,0 +1,142 @@
+"""The accuracy campaign's refits (``benchmarks/_refit.py``): which days a refit trains on,
+which epochs it reuses, and the table that compares it with its source."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def refit():
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        import _refit
+
+        yield _refit
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+
+
+def _frames(train_days=20, valid_days=21, test_days=5, instruments=3):
+    """Consecutive business days cut into train / valid / test panels."""
+    days = pd.bdate_range("2019-01-01", periods=train_days + valid_days + test_days)
+    cuts = {"train": days[:train_days], "valid": days[train_days : train_days + valid_days]}
+    cuts["test"] = days[train_days + valid_days :]
+    frames = {}
+    for name, span in cuts.items():
+        index = pd.MultiIndex.from_product(
+            [span, [f"S{i}" for i in range(instruments)]], names=["datetime", "instrument"]
+        )
+        X = pd.DataFrame({"f": np.arange(len(index), dtype=np.float32)}, index=index)
+        frames[name] = (X, pd.Series(np.linspace(-1, 1, len(index)), index=index))
+    return frames
+
+
+def test_refit_adds_the_valid_year_but_the_days_whose_labels_reach_test(refit):
+    frames = _frames()
+    X, y, scored = refit.split(frames, "refit@icstop")
+    valid_days = frames["valid"][0].index.get_level_values(0).unique()
+    fit_days = X.index.get_level_values(0).unique()
+    assert scored is None  # scored on test
+    assert fit_days[0] == frames["train"][0].index[0][0]
+    # Qlib's label close[t+2] / close[t+1] - 1 of the last two valid days needs test prices
+    assert fit_days[-1] == valid_days[-1 - refit.LOOKAHEAD_DAYS]
+    assert X.index.equals(y.index)
+
+
+def test_refit_half_is_scored_on_the_second_half_and_trains_on_none_of_it(refit):
+    frames = _frames(valid_days=21)
+    X, y, scored = refit.split(frames, "refit_half@icstop")
+    valid_days = frames["valid"][0].index.get_level_values(0).unique()
+    fit_days = X.index.get_level_values(0).unique()
+    assert list(scored) == list(valid_days[10:])
+    # purged: the last day trained on is LOOKAHEAD_DAYS + 1 trading days before the first scored
+    assert fit_days[-1] == valid_days[10 - refit.LOOKAHEAD_DAYS - 1]
+    assert not set(fit_days) & set(scored)
+    assert len(X) == len(frames["train"][0]) + 3 * (10 - refit.LOOKAHEAD_DAYS)
+
+
+def _write(path, record):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def _history(valid_ic, valid_loss):
+    return [
+        {"epoch": i + 1, "valid_ic": c, "valid_loss": v}
+        for i, (c, v) in enumerate(zip(valid_ic, valid_loss))
+    ]
+
+
+def test_kept_epochs_follow_each_sources_stopping_rule(refit, tmp_path):
+    results = tmp_path / "results" / "C"
+    ic = [0.01, 0.03, 0.02]
+    loss = [0.99, 0.98, 0.97]
+    _write(
+        results / "pretrain@icstop_seed0.json",
+        {
+            "variant": "pretrain@icstop",
+            "params": {"monitor": "'valid_ic'"},
+            "history": _history(ic, loss),
+        },
+    )
+    _write(
+        results / "qlib@icstop_seed0.json",
+        {"variant": "qlib@icstop", "history": _history(ic[::-1], loss)},
+    )
+    assert refit.kept_epochs(tmp_path / "results", "C", "refit@icstop", 0) == (2, 2)
+    _write(
+        results / "pretrain_seed0.json",
+        {
+            "variant": "pretrain",
+            "params": {"monitor": "'valid_loss'"},
+            "history": _history(ic, loss),
+        },
+    )
+    _write(
+        results / "qlib_seed0.json",
+        {"variant": "qlib", "history": _history([0.05, 0.01, 0.0], loss)},
+    )
+    # Qlib's GRU keeps its lowest validation loss (epoch 3), IGMTF its best IC (epoch 1)
+    assert refit.kept_epochs(tmp_path / "results", "C", "refit", 0) == (3, 1)
+
+
+def test_refit_table_pairs_each_seed_with_its_source_and_the_reference(refit, tmp_path):
+    results = tmp_path / "results"
+    scores = lambda rank_ic: {"IC": rank_ic / 2, "Rank IC": rank_ic}  # noqa: E731
+    for seed, (source, ours, reference) in enumerate([(0.05, 0.06, 0.04), (0.05, 0.08, 0.05)]):
+        common = {"setting": "C", "source": "qlib@icstop", "seed": seed}
+        common.update(pretrain_epochs=6, epochs=seed + 1)
+        _write(
+            refit.path(results, "C", "refit_half@icstop", seed),
+            {**common, "variant": "refit_half@icstop", "test": scores(0.0)}
+            | {"valid_half": scores(ours), "valid_half_source": scores(source)},
+        )
+        _write(
+            refit.path(results, "C", "refit@icstop", seed),
+            {**common, "variant": "refit@icstop", "test": scores(ours)},
+        )
+        _write(results / "C" / f"qlib@icstop_seed{seed}.json", {"test": scores(source)})
+        _write(results / "C" / f"qlib_seed{seed}.json", {"test": scores(reference)})
+    table = refit.refit_table(results, ["A", "C"], "icstop", "qlib")
+    rows = {line.split(" | ")[1]: line for line in table.splitlines()[2:]}
+    assert all(line.startswith("| C |") for line in rows.values())  # A has no refit
+    # d = (0.01, 0.03): mean +0.02, standard error 0.01, +40 % of the source's 0.05
+    assert (
+        "`qlib@icstop` 0.0500 | `refit_half@icstop` 0.0700 | +0.0200 +- 0.0100 (+40%)"
+        in rows["valid 2nd half, rank IC"]
+    )
+    assert "| 6, 1; 6, 2 |" in rows["test, rank IC"]
+    assert (
+        "`qlib` 0.0450 | `refit@icstop` 0.0700 | +0.0250 +- 0.0050 (+56%)"
+        in rows["test, rank IC, against `qlib`"]
+    )
+    assert "+0.0100 +- 0.0050" in rows["test, IC"]

@@ -21,53 +21,12 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
-from .._utils._panel import DATETIME
+from ._panel_dates import panel_dates, rows_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = ["PurgedKFoldByDate", "WalkForwardSplit"]
-
-
-def panel_dates(X: pd.DataFrame | pd.Series) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    """Day number of every row of ``X`` and the sorted unique dates.
-
-    Works on any row order: the day numbers come from the values of the
-    ``datetime`` level, not from the row positions, so an unsorted panel (or one
-    with the levels swapped) splits the same way as the sorted one.
-
-    Parameters
-    ----------
-    X : pandas.DataFrame or pandas.Series
-        Indexed by a MultiIndex with a ``datetime`` level, or by a DatetimeIndex.
-
-    Returns
-    -------
-    codes : ndarray of intp, shape (n_rows,)
-        Position of each row's date in ``dates``.
-    dates : pandas.Index
-        The sorted unique dates.
-    """
-    if not isinstance(X, pd.DataFrame | pd.Series):
-        raise TypeError(
-            "The date splitters need a pandas DataFrame or Series indexed by (datetime, "
-            f"instrument), got {type(X).__name__}: they split on the dates, not on the rows."
-        )
-    index = X.index
-    if isinstance(index, pd.MultiIndex) and DATETIME in index.names:
-        values = index.get_level_values(DATETIME)
-    elif isinstance(index, pd.DatetimeIndex):
-        values = index
-    else:
-        raise ValueError(
-            f"X's index has no '{DATETIME}' level (levels: {list(index.names)}). Index the panel "
-            "by (datetime, instrument), e.g. X.rename_axis(['datetime', 'instrument'])."
-        )
-    # Hash-based and sorted: the same day numbers whatever the row order.
-    codes, dates = pd.factorize(values, sort=True)
-    if (codes < 0).any():
-        raise ValueError("X's datetime level contains missing dates (NaT); drop those rows.")
-    return codes, dates
 
 
 class _DateSplitter(BaseCrossValidator):
@@ -129,7 +88,7 @@ class _DateSplitter(BaseCrossValidator):
         """
         codes, dates = panel_dates(X)
         for train_days, test_days in self.split_days(len(dates)):
-            yield _rows_of(codes, train_days, len(dates)), _rows_of(codes, test_days, len(dates))
+            yield rows_of(codes, train_days, len(dates)), rows_of(codes, test_days, len(dates))
 
     def fold_dates(self, X: pd.DataFrame | pd.Series) -> pd.DataFrame:
         """First and last date and number of dates of each fold, as a table.
@@ -158,13 +117,6 @@ class _DateSplitter(BaseCrossValidator):
             for train, test in self.split_days(len(dates))
         ]
         return pd.DataFrame(rows, index=pd.RangeIndex(len(rows), name="fold"))
-
-
-def _rows_of(codes, days, n_dates):
-    """Row positions whose day number is in ``days``."""
-    selected = np.zeros(n_dates, dtype=bool)
-    selected[days] = True
-    return np.flatnonzero(selected[codes])
 
 
 class WalkForwardSplit(_DateSplitter):

@@ -12,10 +12,11 @@
 
 The private modules, from the bottom up: ``_fused_kernels``, ``_fused_rnn`` and
 ``_fused_modules`` (the fused CPU GRU/LSTM: numba kernels, layers with their
-backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_rnn_module`` (the recurrent
-encoder, ``RNNModule`` and ``pad_by_day``), ``_module`` (``IGMTFModule``),
-``_day_data`` (day panels and batch iterators), ``_training`` (loss, callbacks,
-timers), ``_date_split`` (validation splits), ``_persistence`` (file format),
+backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_rnn_module`` (the
+recurrent encoder, ``RNNModule`` and ``pad_by_day``), ``_module``
+(``IGMTFModule``), ``_qlib_checkpoint`` (loading Qlib's weights), ``_day_data``
+(day panels and batch iterators), ``_training`` (loss, callbacks, timers),
+``_date_split`` (validation splits), ``_persistence`` (file format),
 ``_progress`` (progress lines), ``_panel_inputs`` (input validation and panel
 building), ``_base`` (the panel handling both estimators share),
 ``_memory_bank`` (IGMTF's memory bank, a mixin of its estimator), then one
@@ -25,8 +26,9 @@ module per estimator.
 from ._date_split import DateValidSplit, ExplicitValidation
 from ._fused_modules import FusedGRU, FusedLSTM
 from ._igmtf import IGMTFRegressor
-from ._module import IGMTFModule, load_qlib_igmtf_state_dict
+from ._module import IGMTFModule
 from ._persistence import FORMAT_VERSION, load_model, save_model
+from ._qlib_checkpoint import load_qlib_igmtf_state_dict
 from ._rnn import RNNRegressor
 from ._rnn_module import RNNModule, pad_by_day
 from ._training import DailyICLoss, MaskedMSELoss

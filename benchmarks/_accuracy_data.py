@@ -32,6 +32,25 @@ SETTINGS = {
         "test": ("2020-01-01", "2020-12-31"),
     },
 }
+#: The issue's settings: the campaign's tables and its default run.
+MAIN_SETTINGS = tuple(SETTINGS)
+
+
+def _a_year_earlier(spec):
+    return {
+        **spec,
+        **{
+            seg: tuple(f"{int(d[:4]) - 1}{d[4:]}" for d in spec[seg])
+            for seg in ("train", "valid", "test")
+        },
+    }
+
+
+#: Each setting a year earlier (``A-1``: train 2015-2017, valid 2018, test 2019): its test
+#: year is the setting's valid year. A choice that needs the valid year's labels, as the
+#: refit on them does, is judged there, on a whole year, without looking at the test year.
+EARLIER = {f"{name}-1": _a_year_earlier(spec) for name, spec in SETTINGS.items()}
+SETTINGS.update(EARLIER)
 SEGMENTS = ("train", "valid", "test")
 FIELDS = ("close", "open", "high", "low", "volume")  # Alpha360's order; the data has no vwap
 LOOKBACK_DAYS = 59  # Alpha360's longest lag

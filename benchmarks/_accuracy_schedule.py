@@ -31,7 +31,8 @@ def plan(settings, variants, seeds, results_dir):
             # choice's fits train their own, so a run of them alone pretrains nothing
             bases = {split_name(v)[1] for v in variants if not choice.is_task(v)}
             others = sorted(bases - {"robust"})
-            pretrains = ["pretrain", *(f"pretrain@{f}" for f in others)] if bases else []
+            pretrains = ["pretrain"] if "robust" in bases else []
+            pretrains += [f"pretrain@{f}" for f in others]
             # a refit retrains a fitted source task: the source runs first
             sources = [refit.source(v) for v in variants if refit.is_task(v)]
             for variant in dict.fromkeys([*pretrains, *folds, *sources, *variants]):

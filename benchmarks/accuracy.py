@@ -9,7 +9,9 @@ Settings (train / valid / test by date; early stopping on the valid segment):
 
 - ``A``: CSI 300, train 2016-2018, valid 2019, test 2020;
 - ``B``: CSI 300, train 2020-2022, valid 2023, test 2024;
-- ``C``: ``cn_sample500``, train 2016-2018, valid 2019, test 2020.
+- ``C``: ``cn_sample500``, train 2016-2018, valid 2019, test 2020;
+- ``A-1``, ``B-1``, ``C-1``: each a year earlier, so that their test year is the setting's
+  valid year (run only when named: a refit on the valid year's labels is judged there).
 
 Per ``(setting, seed)`` the GRU base is pretrained ONCE (task ``pretrain``, its weights
 kept under ``<results-dir>/pretrained/``) and handed with ``pretrained=`` to every IGMTF
@@ -37,22 +39,25 @@ import sys
 import time
 from pathlib import Path
 
-import _accuracy_ensembles as ensembles
 import _accuracy_results as store
 import _accuracy_schedule as schedule
+import _accuracy_tables as tables
 import _feature_choice as choice
 import _refit as refit
 import _walk_forward_search as search
-from _accuracy_data import FEATURES, LOOKBACK_DAYS, SEGMENTS, SETTINGS, segment_frames, split_name
+from _accuracy_data import (
+    FEATURES,
+    LOOKBACK_DAYS,
+    MAIN_SETTINGS,
+    SEGMENTS,
+    SETTINGS,
+    segment_frames,
+    split_name,
+)
 from _accuracy_variants import (
-    BLENDS,
     BUDGET,
     GRU,
-    LABELS_COMPARED,
-    POOLS,
     PRETRAININGS,
-    RECOMMENDED,
-    REFERENCE,
     SMOKE_PARAMS,
     SPECIAL,
     VARIANTS,
@@ -311,7 +316,7 @@ def _list(text):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", type=_list, default=list(SETTINGS))
+    parser.add_argument("--settings", type=_list, default=list(MAIN_SETTINGS))
     parser.add_argument("--variants", type=_list, default=["gru", *VARIANTS])
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in _list(t)], default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
@@ -349,41 +354,6 @@ def parse_args(argv=None):
     return args
 
 
-def print_tables(results_dir):
-    """The campaign's tables, from the committed result files alone."""
-    results = store.load_results(results_dir)
-    results += store.blend_results(results, results_dir, BLENDS)
-    results += choice.chosen_rows(results, results_dir)
-    order = [*SPECIAL, REFERENCE, choice.CHOSEN, *[v for v in VARIANTS if v != REFERENCE]]
-    for segment in ("valid", "test"):
-        print(f"\n### {segment}\n")
-        print(store.build_table(results, segment, order, REFERENCE))
-    for segment, table in ensembles.seed_average_tables(results, results_dir, BLENDS).items():
-        print(f"\n### {segment}: predictions averaged over seeds\n")
-        print(table)
-    for segment, table in ensembles.replicated_tables(results, results_dir, REFERENCE).items():
-        print(f"\n### {segment}: ensembles of three seeds, replicated\n")
-        print(table)
-    print(f"\n### ensembles of three seeds: {RECOMMENDED} against gru, the same seeds\n")
-    print(ensembles.paired_ensembles_table(results, results_dir, RECOMMENDED, "gru"))
-    print("\n### valid, scored against the returns (z-scored per day)\n")
-    label_bases = [b for b in PRETRAININGS if _base(b)[1] != "rank"]
-    rows = store.against_returns(
-        results,
-        results_dir,
-        lambda v: v in LABELS_COMPARED or split_name(v)[1] in label_bases,
-    )
-    order = [*LABELS_COMPARED, *sorted({r["variant"] for r in rows} - set(LABELS_COMPARED))]
-    print(store.build_table(rows, "valid", order, RECOMMENDED, ("IC", "Rank IC"), "IC"))
-    print("\n### every saved model averaged\n")
-    pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
-    print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))
-    print("\n### normalisation chosen on the training years (rank IC of the held-out year)\n")
-    print(choice.choice_table(results_dir, list(SETTINGS)))
-    print("\n### refit on the valid year's labels, with the epochs validation kept\n")
-    print(refit.refit_table(results_dir, list(SETTINGS), "icstop", REFERENCE))
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.smoke:
@@ -392,7 +362,7 @@ def main(argv=None):
         setting, variant, seed = args.one
         run_task(setting, variant, int(seed), args.results_dir, args.data_root, args.cache_dir)
     elif args.table:
-        print_tables(args.results_dir)
+        tables.print_tables(args.results_dir)
     else:
         run_campaign(args)
 

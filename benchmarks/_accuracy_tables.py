@@ -1,0 +1,60 @@
+"""The accuracy campaign's tables (``accuracy.py --table``), from the committed results alone.
+
+The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a year earlier
+(``EARLIER``) appear only in the table that judges the refit on each setting's valid year.
+"""
+
+from __future__ import annotations
+
+import _accuracy_ensembles as ensembles
+import _accuracy_results as store
+import _feature_choice as choice
+import _refit as refit
+from _accuracy_data import EARLIER, MAIN_SETTINGS, split_name
+from _accuracy_variants import (
+    BLENDS,
+    LABELS_COMPARED,
+    POOLS,
+    PRETRAININGS,
+    RECOMMENDED,
+    REFERENCE,
+    SPECIAL,
+    VARIANTS,
+)
+
+
+def print_tables(results_dir):
+    """Print every table of docs/accuracy.md's results, in its order."""
+    results = [r for r in store.load_results(results_dir) if r["setting"] in MAIN_SETTINGS]
+    results += store.blend_results(results, results_dir, BLENDS)
+    results += choice.chosen_rows(results, results_dir)
+    order = [*SPECIAL, REFERENCE, choice.CHOSEN, *[v for v in VARIANTS if v != REFERENCE]]
+    for segment in ("valid", "test"):
+        print(f"\n### {segment}\n")
+        print(store.build_table(results, segment, order, REFERENCE))
+    for segment, table in ensembles.seed_average_tables(results, results_dir, BLENDS).items():
+        print(f"\n### {segment}: predictions averaged over seeds\n")
+        print(table)
+    for segment, table in ensembles.replicated_tables(results, results_dir, REFERENCE).items():
+        print(f"\n### {segment}: ensembles of three seeds, replicated\n")
+        print(table)
+    print(f"\n### ensembles of three seeds: {RECOMMENDED} against gru, the same seeds\n")
+    print(ensembles.paired_ensembles_table(results, results_dir, RECOMMENDED, "gru"))
+    print("\n### valid, scored against the returns (z-scored per day)\n")
+    label_bases = [b for b, spec in PRETRAININGS.items() if spec.get("labels", "rank") != "rank"]
+    rows = store.against_returns(
+        results,
+        results_dir,
+        lambda v: v in LABELS_COMPARED or split_name(v)[1] in label_bases,
+    )
+    order = [*LABELS_COMPARED, *sorted({r["variant"] for r in rows} - set(LABELS_COMPARED))]
+    print(store.build_table(rows, "valid", order, RECOMMENDED, ("IC", "Rank IC"), "IC"))
+    print("\n### every saved model averaged\n")
+    pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
+    print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))
+    print("\n### normalisation chosen on the training years (rank IC of the held-out year)\n")
+    print(choice.choice_table(results_dir, list(MAIN_SETTINGS)))
+    print("\n### refit on the valid year's labels, with the epochs validation kept\n")
+    print(refit.refit_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
+    print("\n### the refit judged on the valid year: each setting a year earlier\n")
+    print(refit.refit_table(results_dir, list(EARLIER), "icstop", REFERENCE))

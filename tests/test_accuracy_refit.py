@@ -140,3 +140,38 @@ def test_refit_table_pairs_each_seed_with_its_source_and_the_reference(refit, tm
         in rows["test, rank IC, against `qlib`"]
     )
     assert "+0.0100 +- 0.0050" in rows["test, IC"]
+
+
+def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named():
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        import _accuracy_data as data
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+    assert data.MAIN_SETTINGS == ("A", "B", "C")
+    for name in data.MAIN_SETTINGS:
+        setting, earlier = data.SETTINGS[name], data.SETTINGS[f"{name}-1"]
+        assert earlier["data"] == setting["data"]
+        assert earlier["test"] == setting["valid"]  # judged on the valid year...
+        assert earlier["valid"][1] < setting["valid"][0]  # ...stopped on the year before it
+        for segment in ("train", "valid"):
+            start, end = (pd.Timestamp(d) for d in earlier[segment])
+            assert (start, end) == tuple(
+                pd.Timestamp(d) - pd.DateOffset(years=1) for d in setting[segment]
+            )
+
+
+def test_a_refit_alone_plans_its_sources_and_no_unused_pretraining(tmp_path):
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        import _accuracy_schedule as schedule
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+    planned = [key for key, _ in schedule.plan(["C-1"], ["refit@icstop"], [0], tmp_path)]
+    assert planned == [
+        ("C-1", "pretrain@icstop", 0),
+        ("C-1", "qlib@icstop", 0),
+        ("C-1", "refit@icstop", 0),
+    ]
+    planned = [key for key, _ in schedule.plan(["C"], ["qlib@icstop", "gru"], [0], tmp_path)]
+    assert planned[:2] == [("C", "pretrain", 0), ("C", "pretrain@icstop", 0)]

@@ -37,6 +37,7 @@ MAIN_SETTINGS = tuple(SETTINGS)
 
 
 def _a_year_earlier(spec):
+    """The setting with each of its date ranges moved back one year."""
     return {
         **spec,
         **{

@@ -146,9 +146,11 @@ def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named(
     sys.path.insert(0, str(BENCH_DIR))
     try:
         import _accuracy_data as data
+        import accuracy
     finally:
         sys.path.remove(str(BENCH_DIR))
-    assert data.MAIN_SETTINGS == ("A", "B", "C")
+    assert accuracy.parse_args([]).settings == ["A", "B", "C"]  # the default run
+    assert accuracy.parse_args(["--settings", "C-1"]).settings == ["C-1"]
     for name in data.MAIN_SETTINGS:
         setting, earlier = data.SETTINGS[name], data.SETTINGS[f"{name}-1"]
         assert earlier["data"] == setting["data"]

@@ -32,6 +32,7 @@ SETTINGS = {
         "test": ("2020-01-01", "2020-12-31"),
     },
 }
+SEGMENTS = ("train", "valid", "test")
 #: The issue's settings: the campaign's tables and its default run.
 MAIN_SETTINGS = tuple(SETTINGS)
 
@@ -40,10 +41,7 @@ def _a_year_earlier(spec):
     """The setting with each of its date ranges moved back one year."""
     return {
         **spec,
-        **{
-            seg: tuple(f"{int(d[:4]) - 1}{d[4:]}" for d in spec[seg])
-            for seg in ("train", "valid", "test")
-        },
+        **{seg: tuple(f"{int(d[:4]) - 1}{d[4:]}" for d in spec[seg]) for seg in SEGMENTS},
     }
 
 
@@ -52,7 +50,6 @@ def _a_year_earlier(spec):
 #: refit on them does, is judged there, on a whole year, without looking at the test year.
 EARLIER = {f"{name}-1": _a_year_earlier(spec) for name, spec in SETTINGS.items()}
 SETTINGS.update(EARLIER)
-SEGMENTS = ("train", "valid", "test")
 FIELDS = ("close", "open", "high", "low", "volume")  # Alpha360's order; the data has no vwap
 LOOKBACK_DAYS = 59  # Alpha360's longest lag
 LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1

@@ -20,6 +20,7 @@ from _accuracy_variants import (
     REFERENCE,
     SPECIAL,
     VARIANTS,
+    base_spec,
 )
 
 
@@ -41,7 +42,7 @@ def print_tables(results_dir):
     print(f"\n### ensembles of three seeds: {RECOMMENDED} against gru, the same seeds\n")
     print(ensembles.paired_ensembles_table(results, results_dir, RECOMMENDED, "gru"))
     print("\n### valid, scored against the returns (z-scored per day)\n")
-    label_bases = [b for b, spec in PRETRAININGS.items() if spec.get("labels", "rank") != "rank"]
+    label_bases = [b for b in PRETRAININGS if base_spec(b)[1] != "rank"]
     rows = store.against_returns(
         results,
         results_dir,

@@ -82,6 +82,16 @@ PRETRAININGS = {
     "mixlabel_icstop": {"features": "robust", "labels": "mixed", "monitor": "valid_ic"},
     "lr3x_icstop": {"features": "robust", "monitor": "valid_ic", "lr": 3e-3},
 }
+
+
+def base_spec(name):
+    """A base's features, its labels and how its GRU trains:
+    ``(features, labels, {"monitor": ..., ...})``; a base that is not a pretraining of
+    ``PRETRAININGS`` is a feature normalisation with Qlib's stopping rule."""
+    spec = dict(PRETRAININGS.get(name, {"features": name, "monitor": "valid_loss"}))
+    return spec.pop("features"), spec.pop("labels", "rank"), spec
+
+
 #: The tasks on Qlib's ranked labels that the label bases' tasks are compared with, on
 #: valid IC against the returns (``zlabel_icstop`` and ``mixlabel_icstop`` tasks join).
 LABELS_COMPARED = ("pretrain", "pretrain@icstop", "gru", "qlib", "qlib@icstop")

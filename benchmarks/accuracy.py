@@ -61,6 +61,7 @@ from _accuracy_variants import (
     SMOKE_PARAMS,
     SPECIAL,
     VARIANTS,
+    base_spec,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +141,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
         task = (results_dir, data_root, cache_dir)
         return choice.run(setting, variant, seed, task, _choice_gru)
     kind, base = split_name(variant)  # "qlib@cs": a "qlib" fit on the "cs" base
-    features, labels, pretraining = _base(base)
+    features, labels, pretraining = base_spec(base)
     frames = segment_frames(setting, data_root, cache_dir, features, labels=labels)
     common = _common(frames, seed)
     if refit.is_task(variant):
@@ -197,13 +198,6 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     }
     store.write_json(store.task_path(results_dir, setting, variant, seed), result)
     return result
-
-
-def _base(name):
-    """A base's features, its labels and how its GRU trains:
-    ``(features, labels, {"monitor": ..., ...})``."""
-    spec = dict(PRETRAININGS.get(name, {"features": name, "monitor": "valid_loss"}))
-    return spec.pop("features"), spec.pop("labels", "rank"), spec
 
 
 def _fit(kind, frames, common, gru_path, task, pretraining=None):
@@ -263,7 +257,7 @@ def _refit(common, pretraining, X, y, pretrain_epochs, epochs):
 def _choice_gru(frames, seed):
     """The ``icstop`` pretraining's GRU (stopped on the validation IC), for a
     normalisation's choice on the training years."""
-    return _pretraining_gru(_common(frames, seed), _base("icstop")[2])[0]
+    return _pretraining_gru(_common(frames, seed), base_spec("icstop")[2])[0]
 
 
 def _gru_from(gru_path, frames, **params):

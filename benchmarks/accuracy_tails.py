@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from _accuracy_data import MAIN_SETTINGS
 from _accuracy_ensembles import seed_groups
 from _accuracy_results import averaged_predictions, by_variant, load_labels, load_results
 from _accuracy_variants import RECOMMENDED
@@ -84,7 +85,7 @@ def main(argv=None):
     by = by_variant(load_results(args.results_dir))
     print("| setting | segment | model | seed groups | " + " | ".join(COLUMNS) + " |")
     print("|---|---|---|---|" + "---|" * len(COLUMNS))
-    for setting in sorted({s for s, _ in by}):
+    for setting in MAIN_SETTINGS:  # the settings, as the campaign's tables
         groups = sorted(
             set(seed_groups(by.get((setting, RECOMMENDED), {})))
             & set(seed_groups(by.get((setting, BASELINE), {})))

@@ -3,6 +3,7 @@ which epochs it reuses, and the table that compares it with its source."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -14,15 +15,18 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def refit():
+def _bench_modules(*names):
+    """The campaign's modules ``names``, imported from ``benchmarks/``."""
     sys.path.insert(0, str(BENCH_DIR))
     try:
-        import _refit
-
-        yield _refit
+        return [importlib.import_module(name) for name in names]
     finally:
         sys.path.remove(str(BENCH_DIR))
+
+
+@pytest.fixture(scope="module")
+def refit():
+    return _bench_modules("_refit")[0]
 
 
 def _frames(train_days=20, valid_days=21, test_days=5, instruments=3):
@@ -143,12 +147,7 @@ def test_refit_table_pairs_each_seed_with_its_source_and_the_reference(refit, tm
 
 
 def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named():
-    sys.path.insert(0, str(BENCH_DIR))
-    try:
-        import _accuracy_data as data
-        import accuracy
-    finally:
-        sys.path.remove(str(BENCH_DIR))
+    data, accuracy = _bench_modules("_accuracy_data", "accuracy")
     assert accuracy.parse_args([]).settings == ["A", "B", "C"]  # the default run
     assert accuracy.parse_args(["--settings", "C-1"]).settings == ["C-1"]
     for name in data.MAIN_SETTINGS:
@@ -164,11 +163,7 @@ def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named(
 
 
 def test_a_refit_alone_plans_its_sources_and_no_unused_pretraining(tmp_path):
-    sys.path.insert(0, str(BENCH_DIR))
-    try:
-        import _accuracy_schedule as schedule
-    finally:
-        sys.path.remove(str(BENCH_DIR))
+    (schedule,) = _bench_modules("_accuracy_schedule")
     planned = [key for key, _ in schedule.plan(["C-1"], ["refit@icstop"], [0], tmp_path)]
     assert planned == [
         ("C-1", "pretrain@icstop", 0),

@@ -59,3 +59,5 @@ def print_tables(results_dir):
     print(refit.refit_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
     print("\n### the refit judged on the valid year: each setting a year earlier\n")
     print(refit.refit_table(results_dir, list(EARLIER), "icstop", REFERENCE))
+    print("\n### test: the refit's ensembles of three seeds\n")
+    print(refit.refit_ensembles_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))

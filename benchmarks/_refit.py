@@ -31,6 +31,7 @@ from pathlib import Path
 
 import _accuracy_results as store
 from _accuracy_data import LOOKAHEAD_DAYS, split_name
+from _accuracy_ensembles import seed_groups
 
 #: Task kinds: the valid days each adds to the training days.
 KINDS = {"refit": "valid", "refit_half": "first half of valid"}
@@ -204,6 +205,84 @@ def refit_table(results_dir, settings, base, reference):
                 f"{_paired(compared, refitted)} | {epochs} |"
             )
     return "\n".join(lines)
+
+
+def refit_ensembles_table(results_dir, settings, base, reference, baseline="gru", size=3):
+    """Markdown table, test only: per setting, ``refit@<base>``'s ensembles of ``size``
+    seeds (each complete seed group, its predictions z-scored per day and averaged, as
+    ``VotingRegressor`` over ``random_state`` averages), against ``reference``'s single
+    seeds (the default fitted once), ``qlib@<base>``'s ensemble of the same seeds (the
+    same configuration without the refit) and ``baseline``'s ensemble of the same seeds
+    (the GRU alone at equal epochs). Differences are mean +- standard error over the
+    seed groups; one group has no standard error."""
+    source_name = f"{SOURCE}@{base}"
+    columns = [  # (header, metric, compared with)
+        (f"vs `{reference}`, one seed", "Rank IC", reference),
+        (f"vs `{source_name}`, ensemble", "Rank IC", source_name),
+        (f"vs `{baseline}`, ensemble", "Rank IC", baseline),
+        (f"IC vs `{reference}`, one seed", "IC", reference),
+        (f"IC vs `{baseline}`, ensemble", "IC", baseline),
+    ]
+    lines = [
+        "| setting | seed groups | Rank IC | IC | " + " | ".join(c[0] for c in columns) + " |",
+        "|---" * (4 + len(columns)) + "|",
+    ]
+    for setting in settings:
+        scored = _scored_groups(results_dir, setting, base, reference, baseline, size)
+        if not scored:
+            continue
+        ours = [s[f"refit@{base}"] for s in scored.values()]
+        cells = [_mean([o["Rank IC"] for o in ours]), _mean([o["IC"] for o in ours])]
+        for _, metric, name in columns:
+            compared = [s[name][metric] for s in scored.values()]
+            cells.append(_paired(compared, [o[metric] for o in ours]))
+        names = ", ".join(f"{g[0]}-{g[-1]}" for g in scored)
+        lines.append(f"| {setting} | {names} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _scored_groups(results_dir, setting, base, reference, baseline, size):
+    """``{group: {name: test scores}}`` for each complete seed group of a setting's
+    refits: the refit's ensemble, ``qlib@<base>``'s and ``baseline``'s ensembles of the
+    same seeds, and ``reference``'s single seeds' mean. Groups missing any are left out."""
+    import numpy as np
+
+    labels = store.load_labels(results_dir, setting)
+    refit_name = f"refit@{base}"
+    seeds = [s for v, s in records(results_dir, setting) if v == refit_name]
+    if labels is None:
+        return {}
+    test = {"test": labels["test"]}
+    scored = {}
+    for group in seed_groups(seeds, size):
+        scores = {
+            refit_name: _refit_ensemble(results_dir, setting, refit_name, group, test["test"])
+        }
+        for name in (f"{SOURCE}@{base}", baseline):
+            ensemble = store.averaged(results_dir, setting, [(name, s) for s in group], test)
+            scores[name] = ensemble and ensemble["test"]
+        single = [_test_scores(results_dir, setting, reference, s) for s in group]
+        if None not in single:
+            scores[reference] = {m: np.mean([s[m] for s in single]) for m in ("Rank IC", "IC")}
+        if len(scores) == 4 and None not in scores.values():
+            scored[group] = scores
+    return scored
+
+
+def _refit_ensemble(results_dir, setting, variant, group, labels):
+    """Test scores of the day-z-scored average of a refit's seeds ``group``."""
+    import numpy as np
+
+    paths = [predictions_path(results_dir, setting, variant, s) for s in group]
+    if not all(p.is_file() for p in paths):
+        return None
+    preds = [store.day_zscore(np.load(p)["test"], labels) for p in paths]
+    return store.score(labels, np.mean(preds, axis=0))
+
+
+def _test_scores(results_dir, setting, variant, seed):
+    task = store.task_path(results_dir, setting, variant, seed)
+    return json.loads(task.read_text())["test"] if task.is_file() else None
 
 
 def _compared(results_dir, setting, record, key, reference):

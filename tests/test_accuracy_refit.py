@@ -172,3 +172,55 @@ def test_a_refit_alone_plans_its_sources_and_no_unused_pretraining(tmp_path):
     ]
     planned = [key for key, _ in schedule.plan(["C"], ["qlib@icstop", "gru"], [0], tmp_path)]
     assert planned[:2] == [("C", "pretrain", 0), ("C", "pretrain@icstop", 0)]
+
+
+def test_refit_ensembles_table_scores_each_seed_group_against_the_baselines(refit, tmp_path):
+    """Refit, its source and the GRU average their seeds; the reference is its seeds' mean."""
+    (store,) = _bench_modules("_accuracy_results")
+    results = tmp_path / "results"
+    rng = np.random.default_rng(0)
+    days, instruments = pd.bdate_range("2020-01-01", periods=30), [f"S{i}" for i in range(20)]
+    y = rng.standard_normal(len(days) * len(instruments)).astype(np.float32)
+    store.savez(
+        store.labels_path(results, "C"),
+        **{
+            f"{name}_{key}": value
+            for name in ("valid", "test")
+            for key, value in (
+                ("y", y),
+                ("day", np.repeat(days.to_numpy("datetime64[ns]"), len(instruments))),
+                ("instrument", np.tile(np.array(instruments), len(days))),
+            )
+        },
+    )
+    signal = {"refit@icstop": 0.6, "qlib@icstop": 0.4, "gru": 0.3, "qlib": 0.2}
+    for seed in range(3):
+        for variant, strength in signal.items():
+            pred = strength * y + rng.standard_normal(len(y)).astype(np.float32)
+            if variant == "refit@icstop":
+                store.savez(refit.predictions_path(results, "C", variant, seed), valid=y, test=pred)
+                record = {"variant": variant, "seed": seed, "source": "qlib@icstop"}
+                _write(refit.path(results, "C", variant, seed), record)
+            else:
+                store.savez(store.predictions_path(results, "C", variant, seed), valid=y, test=pred)
+                scores = store.score(store.load_labels(results, "C")["test"], pred)
+                _write(store.task_path(results, "C", variant, seed), {"test": scores})
+    table = refit.refit_ensembles_table(results, ["A", "C"], "icstop", "qlib")
+    header, _, row = table.splitlines()
+    assert "vs `qlib@icstop`, ensemble" in header and "IC vs `gru`, ensemble" in header
+    cells = row.strip("| ").split(" | ")
+    assert cells[:2] == ["C", "0-2"]  # A has no refit; one complete group
+    labels = store.load_labels(results, "C")["test"]
+    averaged = np.mean(
+        [
+            store.day_zscore(
+                np.load(refit.predictions_path(results, "C", "refit@icstop", s))["test"], labels
+            )
+            for s in range(3)
+        ],
+        axis=0,
+    )
+    expected = store.score(labels, averaged)
+    assert cells[2] == f"{expected['Rank IC']:.4f}" and cells[3] == f"{expected['IC']:.4f}"
+    # The stronger refit beats each baseline; one group has no standard error.
+    assert all(cell.startswith("+") and "+- -" in cell for cell in cells[4:])

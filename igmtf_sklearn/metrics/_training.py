@@ -17,8 +17,8 @@ _COLUMNS = {
 }
 
 
-def _history_rows(net, stage: str) -> list[dict]:
-    history = getattr(net, "history", None)
+def _history_rows(net, stage: str, history_name: str = "history") -> list[dict]:
+    history = getattr(net, history_name, None)
     rows = []
     for epoch, row in enumerate(history or (), start=1):
         values = {name: row.get(key) for key, name in _COLUMNS.items()}
@@ -39,13 +39,15 @@ def training_curve(model) -> pd.DataFrame:
         ``RNNRegressor``), or a pipeline ending with one. Its
         ``pretrained_model_``, when it has one (IGMTF's GRU pretraining), comes
         first. An ensemble (``VotingRegressor``) is refused: pass one of its
-        members.
+        members. A network fitted with ``refit=True`` gives the validated fit's
+        epochs, then the refit's.
 
     Returns
     -------
     curve : pandas.DataFrame
         One row per epoch: ``stage`` (``"pretraining"``, or ``"training"``
-        for the model itself), ``epoch`` (from 1 within each stage), ``train
+        for the model itself; with ``refit=True`` then ``"refit pretraining"``
+        and ``"refit training"``), ``epoch`` (from 1 within each stage), ``train
         loss``, ``valid loss``, ``valid IC`` (NaN without a validation set)
         and ``seconds``. Empty when the model has no history.
 
@@ -69,8 +71,15 @@ def training_curve(model) -> pd.DataFrame:
             f"training_curve reads one network's history; {type(model).__name__} is an "
             "ensemble of several. Pass one of its members, e.g. ensemble.estimators_[0]."
         )
-    rows = _history_rows(getattr(model, "pretrained_model_", None), "pretraining")
-    rows += _history_rows(model, "training")
+    base = getattr(model, "pretrained_model_", None)
+    if hasattr(model, "validation_history_"):  # refit=True: the validated fit, then the refit
+        rows = _history_rows(base, "pretraining", "validation_history_")
+        rows += _history_rows(model, "training", "validation_history_")
+        rows += _history_rows(base, "refit pretraining")
+        rows += _history_rows(model, "refit training")
+    else:
+        rows = _history_rows(base, "pretraining")
+        rows += _history_rows(model, "training")
     curve = pd.DataFrame(rows, columns=["stage", "epoch", *_COLUMNS.values()])
     for name in _COLUMNS.values():
         curve[name] = pd.to_numeric(curve[name], errors="coerce").astype(np.float64)

@@ -10,6 +10,7 @@ early-stopping rule.
 from __future__ import annotations
 
 import contextlib
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,6 +30,7 @@ from ._day_data import DayPanel
 from ._panel_inputs import _PanelInputsMixin
 from ._persistence import load_model, register_param_classes, save_model
 from ._progress import FitProgress
+from ._refit import check_refit, kept_epochs, parameters_set, refit_panel
 from ._training import DailyICLoss, GradientValueClipping, MaskedMSELoss, ValidDailyIC
 from ._weight_average import WeightAverage
 
@@ -83,6 +85,7 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "train_split": [callable, None],
+        "refit": ["boolean"],
         # skorch's own parameters that the estimators document.
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -126,13 +129,34 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
             yield to_device(y_pred[batch[0]["mask"]], device=device)
 
     def _fit(self, X, y, **fit_params):
-        """``fit``: check parameters and data before any work, split by date, train."""
+        """``fit``: check parameters and data before any work, split by date, train, and
+        with ``refit`` train again on every day for the epochs validation kept."""
         validate_estimator_parameters(self)
+        check_refit(self)
+        for stale in ("validation_history_", "refit_epochs_"):  # from an earlier refit
+            vars(self).pop(stale, None)
         layout = self._input_layout(X)
         panel = self._make_panel(X, y, fitting=True)
         self._set_layout(layout)  # ExplicitValidation checks its columns against the fit
         train, valid = self._split(panel)
-        return self._fit_panels(train, valid, layout, **fit_params)
+        every_day = refit_panel(panel, train, valid) if self.refit and valid is not None else None
+        self._fit_panels(train, valid, layout, **fit_params)
+        if every_day is not None:
+            self._refit(every_day, layout, **fit_params)
+        return self
+
+    def _kept_epochs(self):
+        """The epoch parameters a refit trains for: what the validated fit kept."""
+        return {"max_epochs": kept_epochs(self)}
+
+    def _refit(self, panel, layout, **fit_params):
+        """Train a new network on ``panel`` for the epochs the validated fit kept."""
+        epochs = self._kept_epochs()
+        validation_history = copy.deepcopy(self.history_)  # skorch clears it in place
+        with parameters_set(self, train_split=None, **epochs):
+            self._fit_panels(panel, None, layout, **fit_params)
+        self.validation_history_ = validation_history
+        self.refit_epochs_ = epochs
 
     def _fit_panels(self, train, valid, layout, **fit_params):
         """Train on panels already validated and split by date.

@@ -24,6 +24,7 @@ from ._day_data import DayBlockIterator, OneDayIterator
 from ._memory_bank import _MemoryBankMixin
 from ._module import IGMTFModule
 from ._persistence import register_net
+from ._pretrained_base import _PretrainedBaseMixin
 from ._rnn import RNNRegressor
 from ._training import MaskedMSELoss, ic_early_stopping
 
@@ -40,7 +41,7 @@ __all__ = ["IGMTFRegressor"]
 
 
 @register_net
-class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
+class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
     """Qlib's IGMTF (instance-wise graph stock-return model) as a scikit-learn estimator.
 
     ``fit`` takes Alpha360-layout features on a ``(datetime, instrument)``
@@ -181,6 +182,14 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         Date-based validation split; ``ExplicitValidation(X_valid, y_valid)`` for a
         fixed validation segment; None trains without validation (and without
         early stopping).
+    refit : bool, default=False
+        When True, ``fit`` trains with validation as usual, then trains a new
+        network on the training and validation days together for the epochs
+        early stopping kept (IGMTF's and its pretrained base's), with no validation: as
+        ``GridSearchCV(refit=True)`` fits again once a choice is made. The
+        validation days are the most recent ones, so the model then predicts
+        from them too; it costs a second fit. The validated fit's history is
+        kept as ``validation_history_``. False is Qlib's model.
     **kwargs
         skorch's parameters (``callbacks``, ``device``, ``warm_start``,
         ``verbose``, ``module__*``, ``optimizer__*`` ...).
@@ -199,6 +208,14 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         Per-epoch ``train_loss``, ``valid_loss``, ``valid_ic``, ``dur`` and
         ``bank_dur`` (seconds spent rebuilding the memory bank at the epoch's
         start; ``dur`` does not include it, so an epoch costs ``dur + bank_dur``).
+        With ``refit``, the refit's epochs (no validation scores).
+    validation_history_ : skorch.History
+        With ``refit``, the history of the validated fit that chose the epochs.
+    refit_epochs_ : dict of str to int
+        With ``refit``, the epochs the refit trained for, those early stopping
+        kept: ``{"max_epochs": E, "pretrain_epochs": P}``, IGMTF's and (when
+        ``fit`` pretrained one) its base's. ``pretrained_model_`` is then the
+        refit's base.
     d_feat_, seq_len_ : int
         Fields and lags of the input layout.
     n_features_in_ : int
@@ -268,6 +285,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         max_epochs: int = 200,
         batch_size: int = _SCORING_ROWS,
         train_split: Callable | None = DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
+        refit: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -304,6 +322,7 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
         self.pretrained = pretrained
         self.random_state = random_state
         self.n_threads = n_threads
+        self.refit = refit
 
     _progress_unit = "days"
 
@@ -333,83 +352,6 @@ class IGMTFRegressor(_MemoryBankMixin, _PanelNet):
             )
             return self._training_days_
         return DayBlockIterator(dataset, self.batch_size, self.device, day_inputs=day_inputs)
-
-    # -- pretraining ------------------------------------------------------------
-    def _pretrained_state(self):
-        """The ``rnn.*`` weights given by ``pretrained``, as a state dict."""
-        source = self.pretrained
-        if isinstance(source, RNNRegressor):
-            return source.module_.state_dict()
-        if isinstance(source, str | os.PathLike):
-            if not os.path.isfile(source):
-                raise ValueError(f"pretrained file {os.fspath(source)!r} does not exist.")
-            return torch.load(source, map_location="cpu", weights_only=True)
-        if isinstance(source, dict):
-            return source
-        raise TypeError(
-            "pretrained must be a state dict, a path to one, or a fitted RNNRegressor, got "
-            f"{type(source).__name__}."
-        )
-
-    def _load_encoder(self, state_dict):
-        """Copy the base's ``rnn.*`` weights, and with ``residual_head`` its ``fc_out.*``."""
-        self._load_part(state_dict, "rnn")
-        if self.module_.residual_head:
-            if not any(key.startswith("fc_out.") for key in state_dict):
-                raise ValueError(
-                    "residual_head=True starts from the pretrained GRU's output layer, but the "
-                    "pretrained weights have no 'fc_out.*' entries: pass the GRU's whole state "
-                    "dict (RNNRegressor.module_.state_dict()), or set residual_head=False."
-                )
-            self._load_part(state_dict, "fc_out")
-
-    def _load_part(self, state_dict, name):
-        prefix = f"{name}."
-        part = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-        try:
-            getattr(self.module_, name).load_state_dict(part)
-        except RuntimeError as error:
-            raise ValueError(
-                "The pretrained weights do not fit this encoder (check base_model, hidden_size, "
-                f"num_layers and d_feat={self.d_feat_}): {error}"
-            ) from None
-
-    def _pretrain(self, train, valid):
-        """Fit the base RNN on IGMTF's own split; its architecture is the encoder's."""
-        architecture = self._module_architecture()
-        base = RNNRegressor(
-            d_feat=self.d_feat_,
-            hidden_size=architecture["hidden_size"],
-            num_layers=architecture["num_layers"],
-            dropout=architecture["dropout"],
-            base_model=architecture["base_model"],
-            module__fused=architecture.get("fused", True),
-            label_norm=None,  # the split panels hold labels normalised already
-            patience=self.pretrain_patience,
-            monitor=self.pretrain_monitor,
-            clip_value=self.clip_value,
-            ema_halflife=self.ema_halflife,
-            random_state=_draw_seed(),
-            lr=self.pretrain_lr,
-            max_epochs=self.pretrain_epochs,
-            batch_size=self.pretrain_batch_size,
-            iterator_valid__batch_size=self.batch_size,  # validation blocks, as IGMTF's
-            # The base validates on the days split off below, by the same rule.
-            train_split=self.train_split,
-            device=self.device,
-            verbose=self.verbose,
-            n_threads=None,  # runs inside IGMTF's fit, under its thread setting
-        )
-        return base._fit_panels(train, valid, self._layout())
-
-    def _initialize_weights(self, train, valid):
-        """Pretrain the base RNN (or load ``pretrained``) and copy it into the encoder."""
-        self.pretrained_model_ = None
-        if self.pretrained is not None:
-            self._load_encoder(self._pretrained_state())
-        elif self.pretrain_epochs:
-            self.pretrained_model_ = self._pretrain(train, valid)
-            self._load_encoder(self.pretrained_model_.module_.state_dict())
 
     def fit(self, X: pd.DataFrame, y: Labels | None = None, **fit_params: Any) -> IGMTFRegressor:
         """Pretrain the base RNN, then train IGMTF one day per step.

@@ -106,6 +106,14 @@ class RNNRegressor(_PanelNet):
     train_split : callable or None, default=DateValidSplit(0.2, gap_days=2)
         Date-based validation split; ``ExplicitValidation(X_valid, y_valid)`` for a
         fixed validation segment; None trains without validation.
+    refit : bool, default=False
+        When True, ``fit`` trains with validation as usual, then trains a new
+        network on the training and validation days together for the epochs
+        early stopping kept, with no validation: as
+        ``GridSearchCV(refit=True)`` fits again once a choice is made. The
+        validation days are the most recent ones, so the model then predicts
+        from them too; it costs a second fit. The validated fit's history is
+        kept as ``validation_history_``.
     **kwargs
         skorch's parameters (``callbacks``, ``device``, ``warm_start``,
         ``verbose``, ``module__*``, ``optimizer__*`` ...).
@@ -116,6 +124,12 @@ class RNNRegressor(_PanelNet):
         The fitted network.
     history_ : skorch.History
         Per-epoch ``train_loss``, ``valid_loss``, ``valid_ic`` and ``dur``.
+        With ``refit``, the refit's epochs (no validation scores).
+    validation_history_ : skorch.History
+        With ``refit``, the history of the validated fit that chose the epochs.
+    refit_epochs_ : dict of str to int
+        With ``refit``, the epochs the refit trained for, those early stopping
+        kept: ``{"max_epochs": E}``.
     d_feat_, seq_len_ : int
         Fields and lags of the input layout.
     n_features_in_ : int
@@ -158,6 +172,7 @@ class RNNRegressor(_PanelNet):
         max_epochs: int = 200,
         batch_size: int = 800,
         train_split: Callable | None = DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
+        refit: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -182,6 +197,7 @@ class RNNRegressor(_PanelNet):
         self.ema_halflife = ema_halflife
         self.random_state = random_state
         self.n_threads = n_threads
+        self.refit = refit
 
     _parameter_constraints: dict = {
         **_PanelNet._parameter_constraints,

@@ -81,12 +81,15 @@ def _model_summary(model) -> dict:
 
 def _network_summary(model) -> dict:
     summary = {"epochs": len(model.history)}
-    valid_ic = [row["valid_ic"] for row in model.history if row.get("valid_ic") is not None]
+    validated = getattr(model, "validation_history_", model.history)  # refit: the validated fit
+    valid_ic = [row["valid_ic"] for row in validated if row.get("valid_ic") is not None]
     if valid_ic:
         summary["best_valid_ic"] = float(np.nanmax(valid_ic))
     pretrained = getattr(model, "pretrained_model_", None)
     if pretrained is not None:
         summary["pretrain_epochs"] = len(pretrained.history)
+    if hasattr(model, "refit_epochs_"):
+        summary["refit"] = True  # the epochs above are the refit's, those validation kept
     return summary
 
 

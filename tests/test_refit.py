@@ -11,6 +11,7 @@ from test_workflow import tiny_config
 
 from igmtf_sklearn import ExplicitValidation, IGMTFRegressor, RNNRegressor
 from igmtf_sklearn.metrics import training_curve
+from igmtf_sklearn.model_selection import UniqueCheckpoint
 from igmtf_sklearn.nets._refit import kept_epochs
 from igmtf_sklearn.workflow import run_workflow
 
@@ -113,6 +114,14 @@ def test_a_refit_that_cannot_be_done_is_refused(split_market, params, message):
     X, y = split_market[:2]
     with pytest.raises(ValueError, match=message):
         IGMTFRegressor(**IGMTF, refit=True, **params).fit(X, y)
+
+
+def test_a_callback_watching_validation_scores_is_refused_before_training(split_market, tmp_path):
+    checkpoint = UniqueCheckpoint(dirname=tmp_path)  # monitors valid_loss_best
+    model = IGMTFRegressor(**IGMTF, refit=True, callbacks=[("checkpoint", checkpoint)])
+    with pytest.raises(ValueError, match=r"UniqueCheckpoint\(monitor='valid_loss_best'\)"):
+        model.fit(*split_market[:2])
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_refit_must_be_a_boolean(split_market):

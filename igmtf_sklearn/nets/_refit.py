@@ -83,6 +83,15 @@ def check_refit(net):
             "but train_split=None holds out no validation days: every day is trained on "
             "already. Set refit=False, or give a train_split."
         )
+    for callback in net.callbacks or ():
+        callback = callback[1] if isinstance(callback, tuple) else callback
+        monitor = getattr(callback, "monitor", None)
+        if isinstance(monitor, str) and monitor.startswith("valid"):
+            raise ValueError(
+                f"refit=True trains its second fit without validation, so the callback "
+                f"{type(callback).__name__}(monitor={monitor!r}) would find no validation score "
+                "there. Give it monitor=None or a callable, or set refit=False."
+            )
     if net.warm_start:
         raise ValueError(
             "refit=True trains a new network on every day once validation has chosen its "

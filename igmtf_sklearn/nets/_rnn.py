@@ -113,7 +113,8 @@ class RNNRegressor(_PanelNet):
         ``GridSearchCV(refit=True)`` fits again once a choice is made. The
         validation days are the most recent ones, so the model then predicts
         from them too; it costs a second fit. The validated fit's history is
-        kept as ``validation_history_``.
+        kept as ``validation_history_``. Callbacks that watch a validation
+        score (e.g. a ``Checkpoint`` on ``valid_loss_best``) are refused.
     **kwargs
         skorch's parameters (``callbacks``, ``device``, ``warm_start``,
         ``verbose``, ``module__*``, ``optimizer__*`` ...).

@@ -185,12 +185,13 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
     refit : bool, default=False
         When True, ``fit`` trains with validation as usual, then trains a new
         network on the training and validation days together for the epochs
-        early stopping kept (IGMTF's and its pretrained base's), with no validation: as
-        ``GridSearchCV(refit=True)`` fits again once a choice is made. The
-        validation days are the most recent ones, so the model then predicts
-        from them too; it costs a second fit. The validated fit's history is
-        kept as ``validation_history_``. Callbacks that watch a validation
-        score (e.g. a ``Checkpoint`` on ``valid_loss_best``) are refused. False is Qlib's model.
+        early stopping kept (IGMTF's and its pretrained base's), with no
+        validation: as ``GridSearchCV(refit=True)`` fits again once a choice
+        is made. The validation days are the most recent ones, so the model
+        then predicts from them too; it costs a second fit. The validated fit's
+        history is kept as ``validation_history_``. Callbacks that watch a
+        validation score (e.g. a ``Checkpoint`` on ``valid_loss_best``) are
+        refused. False is Qlib's model.
     **kwargs
         skorch's parameters (``callbacks``, ``device``, ``warm_start``,
         ``verbose``, ``module__*``, ``optimizer__*`` ...).

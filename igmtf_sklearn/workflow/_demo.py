@@ -11,7 +11,8 @@ minutes on a laptop CPU:
    gap so that no training label looks into the test period;
 4. fit ``RobustZScoreNorm -> Fillna -> IGMTFRegressor`` (which pretrains its
    GRU base first) in the package's recommended configuration: the GRU stopped
-   on its validation IC, three seeds averaged;
+   on its validation IC, each model refitted on the training and validation
+   days for the epochs validation kept, three seeds averaged;
 5. score IGMTF, its pretrained GRUs alone (averaged the same way) and the
    oracle on the test days.
 """
@@ -146,6 +147,7 @@ def make_pipeline(config):
         hidden_size=config.hidden_size,
         pretrain_epochs=config.pretrain_epochs,
         pretrain_monitor=config.pretrain_monitor,
+        refit=config.refit,
         max_epochs=config.epochs,
         lr=config.lr,
         pretrain_lr=config.pretrain_lr,
@@ -328,7 +330,8 @@ def describe_demo(config: DemoConfig) -> str:
         f"IGMTF demo: {config.n_instruments} instruments x {config.n_days} days, "
         f"Alpha360 window {config.window}, hidden size {config.hidden_size}, "
         f"{config.pretrain_epochs} pretraining + {config.epochs} IGMTF epochs at most, "
-        f"{_seeds(config)}, {torch.get_num_threads()} torch thread(s)."
+        f"{_seeds(config)}{', refitted on train + valid' if config.refit else ''}, "
+        f"{torch.get_num_threads()} torch thread(s)."
     )
 
 

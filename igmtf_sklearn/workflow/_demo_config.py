@@ -27,8 +27,9 @@ class DemoConfig:
     """Settings of one demo run; the defaults are those of ``igmtf demo``.
 
     They were tuned so that the run takes a few minutes on one CPU thread
-    (117-176 s for three seeds, see ``docs/quickstart.md``) and IGMTF beats
-    its pretrained GRUs on the test days for every seed tried (0 to 4). The
+    (117-176 s for three seeds, see ``docs/quickstart.md``; the refit about
+    doubles it) and IGMTF beat its pretrained GRUs on the test days for every
+    seed tried without the refit (0 to 4; with it, seed 0 but not seed 1). The
     pretraining is short on purpose, to keep the run short; IGMTF's encoder goes
     on training from it, so part of IGMTF's lead over "GRU alone" is that extra
     training (see ``docs/index.md``).

@@ -281,6 +281,7 @@ def _refit_ensemble(results_dir, setting, variant, group, labels):
 
 
 def _test_scores(results_dir, setting, variant, seed):
+    """A task's test scores; None when it has no result."""
     task = store.task_path(results_dir, setting, variant, seed)
     return json.loads(task.read_text())["test"] if task.is_file() else None
 
@@ -292,8 +293,7 @@ def _compared(results_dir, setting, record, key, reference):
     if key in record:
         return record[key]
     variant = record["source"] if key == "source test" else reference
-    task = store.task_path(results_dir, setting, variant, record["seed"])
-    return json.loads(task.read_text())["test"] if task.is_file() else None
+    return _test_scores(results_dir, setting, variant, record["seed"])
 
 
 def _mean(values):

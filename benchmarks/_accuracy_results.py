@@ -250,12 +250,15 @@ def day_zscore(pred, y):
     return ((series - grouped.transform("mean")) / grouped.transform("std")).to_numpy()
 
 
-def averaged_predictions(results_dir, setting, tasks, labels):
+def averaged_predictions(results_dir, setting, tasks, labels, path=None):
     """``{segment: predictions}``: the day-z-scored average of ``tasks`` (variant, seed),
-    in the order of ``labels[segment]``; None when a task's predictions are missing."""
+    in the order of ``labels[segment]``; None when a task's predictions are missing.
+    ``path(results_dir, setting, variant, seed)`` finds a task's predictions file; it
+    defaults to :func:`predictions_path` (a refit keeps its own in another folder)."""
     import numpy as np
 
-    paths = [predictions_path(results_dir, setting, v, s) for v, s in tasks]
+    path = path or predictions_path
+    paths = [path(results_dir, setting, v, s) for v, s in tasks]
     if not all(p.is_file() for p in paths):
         return None
     saved = [np.load(p) for p in paths]
@@ -264,9 +267,10 @@ def averaged_predictions(results_dir, setting, tasks, labels):
     }
 
 
-def averaged(results_dir, setting, tasks, labels):
-    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed)."""
-    preds = averaged_predictions(results_dir, setting, tasks, labels)
+def averaged(results_dir, setting, tasks, labels, path=None):
+    """``{segment: IC summary}`` of the day-z-scored average of ``tasks`` (variant, seed);
+    ``path`` as in :func:`averaged_predictions`."""
+    preds = averaged_predictions(results_dir, setting, tasks, labels, path)
     if preds is None:
         return None
     return {name: score(y, preds[name]) for name, y in labels.items()}

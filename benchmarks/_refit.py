@@ -255,11 +255,11 @@ def _scored_groups(results_dir, setting, base, reference, baseline, size):
     test = {"test": labels["test"]}
     scored = {}
     for group in seed_groups(seeds, size):
-        scores = {
-            refit_name: _refit_ensemble(results_dir, setting, refit_name, group, test["test"])
-        }
-        for name in (f"{SOURCE}@{base}", baseline):
-            ensemble = store.averaged(results_dir, setting, [(name, s) for s in group], test)
+        scores = {}
+        for name in (refit_name, f"{SOURCE}@{base}", baseline):
+            path = predictions_path if name == refit_name else None
+            tasks = [(name, s) for s in group]
+            ensemble = store.averaged(results_dir, setting, tasks, test, path)
             scores[name] = ensemble and ensemble["test"]
         single = [_test_scores(results_dir, setting, reference, s) for s in group]
         if None not in single:
@@ -267,17 +267,6 @@ def _scored_groups(results_dir, setting, base, reference, baseline, size):
         if len(scores) == 4 and None not in scores.values():
             scored[group] = scores
     return scored
-
-
-def _refit_ensemble(results_dir, setting, variant, group, labels):
-    """Test scores of the day-z-scored average of a refit's seeds ``group``."""
-    import numpy as np
-
-    paths = [predictions_path(results_dir, setting, variant, s) for s in group]
-    if not all(p.is_file() for p in paths):
-        return None
-    preds = [store.day_zscore(np.load(p)["test"], labels) for p in paths]
-    return store.score(labels, np.mean(preds, axis=0))
 
 
 def _test_scores(results_dir, setting, variant, seed):

@@ -66,10 +66,12 @@ FEATURES = ("robust", "cs", "both")
 #: ``zscore``, the day's returns z-scored (CSZScoreNorm), which keep their tails; or
 #: ``mixed``, the mean of the two (both have unit variance), whose least-squares fit is
 #: the mean of the two fits: one model between the rank IC of the first and the Pearson
-#: IC of the second. All three increase with the return, so a prediction's valid rank IC
+#: IC of the second; or ``gaussrank``, the ranks mapped to normal quantiles
+#: (CSGaussRankNorm): the ranks' order and robustness, with tails that single out the
+#: day's extremes. All four increase with the return, so a prediction's valid rank IC
 #: is its rank IC against the returns; its valid IC is, against ``zscore`` only (the saved
 #: ``labels_zscore.npz`` scores any task's on it). The test labels stay the returns.
-LABELS = ("rank", "zscore", "mixed")
+LABELS = ("rank", "zscore", "mixed", "gaussrank")
 
 
 def split_name(variant):
@@ -108,7 +110,7 @@ def segment_frames(setting, data_root, cache_dir, features="robust", fold=False,
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
     the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm), or with
     ``labels="zscore"`` z-scored per day, or with ``labels="mixed"`` the mean of the
-    two (``LABELS``); test keeps the raw labels, which the test IC is computed against.
+    two, or with ``labels="gaussrank"`` the ranks' normal quantiles (``LABELS``); test keeps the raw labels, which the test IC is computed against.
     """
     import pandas as pd
 
@@ -190,8 +192,11 @@ def _prepare(spec, path, features, labels):
 
 
 def _normalised_labels(y, labels):
-    """The day's returns z-scored (``zscore``), or that and their rank norm averaged."""
-    from igmtf_sklearn.preprocessing import cs_rank_norm, cs_zscore_norm
+    """The day's returns z-scored (``zscore``), or that and their rank norm averaged
+    (``mixed``), or their ranks' normal quantiles (``gaussrank``)."""
+    from igmtf_sklearn.preprocessing import cs_gauss_rank_norm, cs_rank_norm, cs_zscore_norm
 
+    if labels == "gaussrank":
+        return cs_gauss_rank_norm(y)
     zscores = cs_zscore_norm(y)
     return zscores if labels == "zscore" else (zscores + cs_rank_norm(y)) / 2

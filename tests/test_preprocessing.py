@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import (
@@ -25,10 +26,12 @@ from sklearn.utils.estimator_checks import (
 
 from igmtf_sklearn.preprocessing import (
     Alpha360,
+    CSGaussRankNorm,
     CSRankNorm,
     CSZScoreNorm,
     Fillna,
     RobustZScoreNorm,
+    cs_gauss_rank_norm,
     cs_rank_norm,
     cs_zscore_norm,
     forward_return,
@@ -148,6 +151,25 @@ def rank_reference(obj):
     return t
 
 
+def gauss_rank_reference(obj):
+    # The normal quantile at the middle of each average rank's slot: (rank - 0.5) / n.
+    ranks = obj.groupby(level="datetime").rank()
+    counts = obj.groupby(level="datetime").transform("count")
+    return ((ranks - 0.5) / counts).apply(scipy.stats.norm.ppf)
+
+
+CS_NORMS = [
+    (cs_zscore_norm, zscore_reference),
+    (cs_rank_norm, rank_reference),
+    (cs_gauss_rank_norm, gauss_rank_reference),
+]
+CS_CLASSES = {
+    CSZScoreNorm: cs_zscore_norm,
+    CSRankNorm: cs_rank_norm,
+    CSGaussRankNorm: cs_gauss_rank_norm,
+}
+
+
 # --------------------------------------------------------------------------- sklearn checks
 
 
@@ -158,7 +180,7 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", [Alpha360(), CSZScoreNorm(), CSRankNorm()])
+@pytest.mark.parametrize("estimator", [Alpha360(), CSZScoreNorm(), CSRankNorm(), CSGaussRankNorm()])
 def test_panel_transformers_follow_sklearn_conventions(estimator):
     # The data-driven checks need arrays; these ones only need the constructor.
     name = type(estimator).__name__
@@ -436,9 +458,7 @@ def cs_panel(dtype=np.float64, seed=0):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
-    "func, reference", [(cs_zscore_norm, zscore_reference), (cs_rank_norm, rank_reference)]
-)
+@pytest.mark.parametrize("func, reference", CS_NORMS)
 def test_cs_norms_match_pandas(func, reference, dtype):
     panel = cs_panel(dtype)
     got = func(panel)
@@ -450,9 +470,7 @@ def test_cs_norms_match_pandas(func, reference, dtype):
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=rtol, atol=rtol)
 
 
-@pytest.mark.parametrize(
-    "func, reference", [(cs_zscore_norm, zscore_reference), (cs_rank_norm, rank_reference)]
-)
+@pytest.mark.parametrize("func, reference", CS_NORMS)
 def test_cs_norms_on_label_series(func, reference):
     label = forward_return(random_panel())
     got = func(label)
@@ -463,7 +481,7 @@ def test_cs_norms_on_label_series(func, reference):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("func", [cs_zscore_norm, cs_rank_norm])
+@pytest.mark.parametrize("func", [func for func, _ in CS_NORMS])
 def test_cs_norms_day_blocks(func, monkeypatch):
     # With tiny blocks, days are processed a few at a time; the result is the same.
     panel = cs_panel()
@@ -482,10 +500,29 @@ def test_cs_rank_norm_values():
     np.testing.assert_allclose(got, expected)
 
 
-@pytest.mark.parametrize("cls", [CSZScoreNorm, CSRankNorm])
+def test_cs_gauss_rank_norm_values():
+    index = pd.MultiIndex.from_product(
+        [pd.date_range("2020-01-01", periods=2), list("ABCDE")], names=["datetime", "instrument"]
+    )
+    y = pd.Series([3.0, 1.0, np.nan, 1.0, 2.0, 5.0, np.nan, np.nan, np.nan, np.nan], index=index)
+    got = cs_gauss_rank_norm(y)
+    # Day 1: ranks 4, 1.5, -, 1.5, 3 of 4 values; day 2: a lone value sits at the median.
+    expected = scipy.stats.norm.ppf([3.5 / 4, 1 / 4, np.nan, 1 / 4, 2.5 / 4, 0.5])
+    np.testing.assert_allclose(got.iloc[:6], expected)
+    assert got.iloc[6:].isna().all()
+    # The order of the day is the ranks' (so is any rank IC), the spread a normal's.
+    big = forward_return(random_panel(n_days=3, n_instruments=400)).dropna()
+    gauss, uniform = cs_gauss_rank_norm(big), cs_rank_norm(big)
+    day = big.index.get_level_values("datetime")
+    pd.testing.assert_series_equal(gauss.groupby(day).rank(), uniform.groupby(day).rank())
+    assert gauss.abs().max() > 2.5 > uniform.abs().max()
+    np.testing.assert_allclose(gauss.groupby(level="datetime").std(), 1, atol=0.02)
+
+
+@pytest.mark.parametrize("cls", list(CS_CLASSES))
 def test_cs_transformers(cls):
     panel = cs_panel(np.float32)
-    func = cs_zscore_norm if cls is CSZScoreNorm else cs_rank_norm
+    func = CS_CLASSES[cls]
     norm = cls().fit(panel)
     assert norm.n_features_in_ == 3
     assert list(norm.get_feature_names_out()) == list(panel.columns)
@@ -496,17 +533,17 @@ def test_cs_transformers(cls):
     pd.testing.assert_series_equal(out, func(label))
 
 
-@pytest.mark.parametrize("cls", [CSZScoreNorm, CSRankNorm])
+@pytest.mark.parametrize("cls", list(CS_CLASSES))
 def test_cs_transformers_work_unfitted(cls):
     # Stateless: transform needs no fit, and warns about nothing.
     label = forward_return(random_panel())
-    func = cs_zscore_norm if cls is CSZScoreNorm else cs_rank_norm
+    func = CS_CLASSES[cls]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pd.testing.assert_series_equal(cls().transform(label), func(label))
 
 
-@pytest.mark.parametrize("cls", [CSZScoreNorm, CSRankNorm])
+@pytest.mark.parametrize("cls", list(CS_CLASSES))
 def test_cs_transformers_in_pandas_pipeline(cls):
     panel = make_panel(vwap=False)
     pipe = make_pipeline(Alpha360(window=2), cls(), Fillna()).set_output(transform="pandas")
@@ -527,7 +564,7 @@ def test_cs_zscore_clip():
         CSZScoreNorm(clip=0).fit(panel)
 
 
-@pytest.mark.parametrize("cls", [CSZScoreNorm, CSRankNorm])
+@pytest.mark.parametrize("cls", list(CS_CLASSES))
 def test_cs_transformers_reject_bad_input(cls):
     panel = cs_panel()
     with pytest.raises(TypeError, match="pandas DataFrame"):

@@ -79,7 +79,7 @@ def test_get_params_never_raises(estimator):
 
 
 # 5 -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("label_norm", ["csrank", "cszscore", None])
+@pytest.mark.parametrize("label_norm", ["csrank", "cszscore", "csgaussrank", None])
 def test_infinite_labels_are_refused(split_market, label_norm):
     X, y, _, _ = split_market
     y = y.copy()

@@ -1,5 +1,6 @@
 """Options beyond Qlib's IGMTF: the daily-IC loss, the neighbours' known outcomes, the
-residual head that starts IGMTF from its pretrained GRU, and the same-day graph.
+residual head that starts IGMTF from its pretrained GRU, the same-day graph, and the
+normal-quantile labels.
 
 The label option reads other days' labels, so most of this file proves that no
 label from the future of the day being trained on or predicted can reach it.
@@ -13,6 +14,7 @@ from skorch.callbacks import Freezer
 
 from igmtf_sklearn import DailyICLoss, IGMTFRegressor, RNNRegressor
 from igmtf_sklearn.nets import IGMTFModule
+from igmtf_sklearn.preprocessing import cs_gauss_rank_norm
 
 SMALL = {
     "hidden_size": 8,
@@ -286,3 +288,17 @@ def test_same_day_graph_trains_and_reads_only_its_own_day(split_market):
         alone = model.predict(X_test[dates == day])
         np.testing.assert_allclose(alone, whole[dates == day].to_numpy(), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(model.predict(X_test), whole.to_numpy())  # deterministic
+
+
+# -- label_norm="csgaussrank" ----------------------------------------------------------
+@pytest.mark.parametrize("estimator", [IGMTFRegressor, RNNRegressor])
+def test_gauss_rank_labels_are_what_fit_trains_on(split_market, estimator):
+    # Fitting on the raw returns with the option is fitting on their normal quantiles.
+    X, y, X_test, _ = split_market
+    params = SMALL if estimator is IGMTFRegressor else {"hidden_size": 8, "max_epochs": 2}
+    params = {**params, "train_split": None, "verbose": 0, "random_state": 0}
+    normalised = estimator(**params, label_norm="csgaussrank").fit(X, y).predict(X_test)
+    by_hand = estimator(**params, label_norm=None).fit(X, cs_gauss_rank_norm(y)).predict(X_test)
+    ranked = estimator(**params).fit(X, y).predict(X_test)
+    np.testing.assert_array_equal(normalised, by_hand)
+    assert not np.allclose(normalised, ranked)  # the option changed what was learnt

@@ -347,6 +347,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
         pretrain_monitor="valid_ic",
         residual_head=True,
         ema_halflife=1.0,
+        label_norm="csgaussrank",
     )
     config["report"] = False
     result = run_workflow(config, progress=False)
@@ -356,6 +357,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
     assert model.pretrained_model_.monitor == "valid_ic"
     assert model.ema_halflife == model.pretrained_model_.ema_halflife == 1.0
     assert model.module_.residual_head and "fc_out.weight" in model.module_.state_dict()
+    assert model.label_norm == "csgaussrank"
 
 
 def test_config_refuses_an_unknown_pretrain_monitor(tmp_path):

@@ -75,7 +75,7 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "base_model": [StrOptions({"GRU", "LSTM"})],
-        "label_norm": [StrOptions({"csrank", "cszscore"}), None],
+        "label_norm": [StrOptions({"csrank", "cszscore", "csgaussrank"}), None],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
         "ema_halflife": [Interval(Real, 0, None, closed="neither"), None],

@@ -113,10 +113,13 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         is idle when the fit starts, validation on a CPU runs beside the next
         epoch's bank rebuild, one thread each: both use the weights the epoch
         ended with, so the results are the same and the rebuild's time is hidden.
-    label_norm : {"csrank", "cszscore", None}, default="csrank"
-        Per-day label normalisation applied inside ``fit``. ``"cszscore"``
-        keeps the returns' tails: it trades rank IC for Pearson IC, and
-        failed on one market of three (``docs/accuracy.md``).
+    label_norm : {"csrank", "cszscore", "csgaussrank", None}, default="csrank"
+        Per-day label normalisation applied inside ``fit``: ``"csrank"`` is
+        Qlib's ``CSRankNorm``. ``"cszscore"`` keeps the returns' tails: it
+        trades rank IC for Pearson IC, and failed on one market of three
+        (``docs/accuracy.md``). ``"csgaussrank"`` maps the ranks to normal
+        quantiles (:class:`~igmtf_sklearn.preprocessing.CSGaussRankNorm`):
+        the ranks' order, with tails. None keeps the raw labels.
     patience : int or None, default=20
         Epochs without a better validation IC before stopping; None disables
         early stopping.
@@ -268,7 +271,7 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         residual_head: bool = False,
         same_day_neighbors: int = 0,
         bank_refresh: Literal["epoch", "training_pass"] = "epoch",
-        label_norm: Literal["csrank", "cszscore"] | None = "csrank",
+        label_norm: Literal["csrank", "cszscore", "csgaussrank"] | None = "csrank",
         patience: int | None = 20,
         clip_value: float | None = 3.0,
         ema_halflife: float | None = None,

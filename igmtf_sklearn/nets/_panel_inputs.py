@@ -17,10 +17,15 @@ import pandas as pd
 import torch
 
 from .._utils._panel import check_panel_index, day_slices
-from ..preprocessing import cs_rank_norm, cs_zscore_norm
+from ..preprocessing import cs_gauss_rank_norm, cs_rank_norm, cs_zscore_norm
 from ._day_data import DayPanel
 
-_LABEL_NORMS = {"csrank": cs_rank_norm, "cszscore": cs_zscore_norm, None: None}
+_LABEL_NORMS = {
+    "csrank": cs_rank_norm,
+    "cszscore": cs_zscore_norm,
+    "csgaussrank": cs_gauss_rank_norm,
+    None: None,
+}
 # ``CLOSE59``, or ``robust__CLOSE59`` as scikit-learn's FeatureUnion names its parts' columns.
 _ALPHA_COLUMN = re.compile(r"^(?:(\w+?)__)?([A-Z]+)(\d+)$")
 

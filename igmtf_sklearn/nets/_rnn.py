@@ -49,10 +49,13 @@ class RNNRegressor(_PanelNet):
         Dropout between recurrent layers.
     base_model : {"GRU", "LSTM"}, default="GRU"
         Recurrent cell.
-    label_norm : {"csrank", "cszscore", None}, default="csrank"
-        Per-day label normalisation applied inside ``fit``. ``"cszscore"``
-        keeps the returns' tails: it trades rank IC for Pearson IC, and
-        failed on one market of three (``docs/accuracy.md``).
+    label_norm : {"csrank", "cszscore", "csgaussrank", None}, default="csrank"
+        Per-day label normalisation applied inside ``fit``: ``"csrank"`` is
+        Qlib's ``CSRankNorm``. ``"cszscore"`` keeps the returns' tails: it
+        trades rank IC for Pearson IC, and failed on one market of three
+        (``docs/accuracy.md``). ``"csgaussrank"`` maps the ranks to normal
+        quantiles (:class:`~igmtf_sklearn.preprocessing.CSGaussRankNorm`):
+        the ranks' order, with tails. None keeps the raw labels.
     patience : int or None, default=20
         Epochs without a better ``monitor`` before stopping; the best epoch's
         weights are restored. None disables early stopping.
@@ -159,7 +162,7 @@ class RNNRegressor(_PanelNet):
         num_layers: int = 2,
         dropout: float = 0.0,
         base_model: Literal["GRU", "LSTM"] = "GRU",
-        label_norm: Literal["csrank", "cszscore"] | None = "csrank",
+        label_norm: Literal["csrank", "cszscore", "csgaussrank"] | None = "csrank",
         patience: int | None = 20,
         monitor: Literal["valid_loss", "valid_ic"] = "valid_loss",
         clip_value: float | None = 3.0,

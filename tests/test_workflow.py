@@ -17,6 +17,7 @@ from igmtf_sklearn import DailyICLoss, ExplicitValidation
 from igmtf_sklearn.backtest import signal_analysis
 from igmtf_sklearn.datasets import make_stock_panel
 from igmtf_sklearn.metrics import training_curve
+from igmtf_sklearn.nets._score_power import POWERS
 from igmtf_sklearn.persistence import load_model
 from igmtf_sklearn.preprocessing import Alpha360
 from igmtf_sklearn.workflow import load_config, run_workflow, validate_config
@@ -348,6 +349,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
         residual_head=True,
         ema_halflife=1.0,
         label_norm="csgaussrank",
+        score_power="auto",
     )
     config["report"] = False
     result = run_workflow(config, progress=False)
@@ -358,6 +360,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
     assert model.ema_halflife == model.pretrained_model_.ema_halflife == 1.0
     assert model.module_.residual_head and "fc_out.weight" in model.module_.state_dict()
     assert model.label_norm == "csgaussrank"
+    assert model.score_power == "auto" and model.score_power_ in POWERS
 
 
 def test_config_refuses_an_unknown_pretrain_monitor(tmp_path):

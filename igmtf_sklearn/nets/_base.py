@@ -22,6 +22,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import to_device
 
+from .._utils._panel import day_slices
 from .._utils._param_validation import validate_estimator_parameters
 from .._utils._threads import torch_threads
 from ..metrics import mean_ic
@@ -31,6 +32,7 @@ from ._panel_inputs import _PanelInputsMixin
 from ._persistence import load_model, register_param_classes, save_model
 from ._progress import FitProgress
 from ._refit import check_refit, kept_epochs, parameters_set, refit_panel
+from ._score_power import check_score_power, choose_power, powered_scores
 from ._training import DailyICLoss, GradientValueClipping, MaskedMSELoss, ValidDailyIC
 from ._weight_average import WeightAverage
 
@@ -86,6 +88,7 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "train_split": [callable, None],
         "refit": ["boolean"],
+        "score_power": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
         # skorch's own parameters that the estimators document.
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -133,7 +136,8 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         with ``refit`` train again on every day for the epochs validation kept."""
         validate_estimator_parameters(self)
         check_refit(self)
-        for stale in ("validation_history_", "refit_epochs_"):  # from an earlier refit
+        check_score_power(self)
+        for stale in ("validation_history_", "refit_epochs_", "score_power_"):  # earlier fits'
             vars(self).pop(stale, None)
         layout = self._input_layout(X)
         panel = self._make_panel(X, y, fitting=True)
@@ -141,9 +145,20 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         train, valid = self._split(panel)
         every_day = refit_panel(panel, train, valid) if self.refit and valid is not None else None
         self._fit_panels(train, valid, layout, **fit_params)
+        if self.score_power is not None:  # chosen before a refit leaves no validation
+            self.score_power_ = self._validated_score_power(valid)
         if every_day is not None:
             self._refit(every_day, layout, **fit_params)
         return self
+
+    def _validated_score_power(self, valid):
+        """``score_power``, or with ``"auto"`` the power chosen on the validation days
+        against their raw labels (``_score_power``)."""
+        if self.score_power != "auto":
+            return float(self.score_power)
+        with torch_threads(self.n_threads):
+            pred = torch.cat([p.cpu() for p in self.forward_iter(valid)]).numpy()
+        return choose_power(pred, valid.raw_y, valid.counts)
 
     def _kept_epochs(self):
         """The epoch parameters a refit trains for: what the validated fit kept."""
@@ -319,7 +334,12 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         blocks of whole days of about ``batch_size`` rows.
         """
         with torch_threads(self.n_threads):
-            return super().predict(X)
+            pred = super().predict(X)
+        power = getattr(self, "score_power_", None)
+        if power is None:
+            return pred
+        counts = X.counts if isinstance(X, DayPanel) else day_slices(X.index)[1]
+        return powered_scores(pred, counts, power)
 
     def save(self, path):
         """Write the fitted model to ``path`` without pickle (see :mod:`igmtf_sklearn.persistence`).

@@ -29,11 +29,15 @@ class DayPanel(torch.utils.data.Dataset):
         Rows of each day.
     dates : ndarray, shape (n_days,)
         The date of each day, used by date-based splits.
+    raw_y : ndarray of float32, shape (n_rows,), or None
+        The labels before their per-day normalisation, where ``fit`` needs them
+        (``score_power="auto"`` scores the validation days against the returns).
     """
 
-    def __init__(self, X, y, counts, dates):
+    def __init__(self, X, y, counts, dates, raw_y=None):
         self.X = X
         self.y = y
+        self.raw_y = raw_y
         self.counts = np.asarray(counts, dtype=np.int64)
         self.dates = np.asarray(dates)
         self.starts = np.cumsum(self.counts) - self.counts
@@ -65,9 +69,12 @@ class DayPanel(torch.utils.data.Dataset):
                 int(self.starts[days[0]]), int(self.starts[days[-1]] + self.counts[days[-1]])
             )
         else:
-            rows = torch.from_numpy(np.repeat(day_mask, self.counts))
+            rows = np.repeat(day_mask, self.counts)
+        raw_y = self.raw_y[rows] if self.raw_y is not None else None
+        if isinstance(rows, np.ndarray):
+            rows = torch.from_numpy(rows)
         y = self.y[rows] if self.y is not None else None
-        return DayPanel(self.X[rows], y, self.counts[days], self.dates[days])
+        return DayPanel(self.X[rows], y, self.counts[days], self.dates[days], raw_y)
 
 
 class OneDayIterator:

@@ -195,6 +195,17 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         history is kept as ``validation_history_``. Callbacks that watch a
         validation score (e.g. a ``Checkpoint`` on ``valid_loss_best``) are
         refused. False is Qlib's model.
+    score_power : "auto", float or None, default=None
+        None (Qlib's model): ``predict`` returns the network's outputs. A
+        number ``p``: ``predict`` returns each day's z-scored outputs raised
+        to ``p``, sign kept, ``sign(z) * |z| ** p``. The order of every day,
+        and so the rank IC and any top-k selection, is unchanged; ``p > 1``
+        stretches the tails toward the day's extreme returns, which the daily
+        Pearson IC rewards. ``"auto"`` chooses ``p`` once training ends, on
+        the validation days and against their raw labels: the best mean daily
+        IC among 0.5-3, kept only where it beats ``p = 1`` by more than one
+        standard error (``docs/accuracy.md``). With ``refit``, the validated
+        fit chooses it.
     **kwargs
         skorch's parameters (``callbacks``, ``device``, ``warm_start``,
         ``verbose``, ``module__*``, ``optimizer__*`` ...).
@@ -221,6 +232,9 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         kept: ``{"max_epochs": E, "pretrain_epochs": P}``, IGMTF's and (when
         ``fit`` pretrained one) its base's. ``pretrained_model_`` is then the
         refit's base.
+    score_power_ : float
+        With ``score_power``, the power ``predict`` applies to each day's
+        z-scored outputs.
     d_feat_, seq_len_ : int
         Fields and lags of the input layout.
     n_features_in_ : int
@@ -291,6 +305,7 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         batch_size: int = _SCORING_ROWS,
         train_split: Callable | None = DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
         refit: bool = False,
+        score_power: float | Literal["auto"] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -328,6 +343,7 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         self.random_state = random_state
         self.n_threads = n_threads
         self.refit = refit
+        self.score_power = score_power
 
     _progress_unit = "days"
 

@@ -205,14 +205,18 @@ class _PanelInputsMixin:
         """Validate a feature frame (and labels, normalised per day) as a ``DayPanel``."""
         features = self._check_features(X, fitting=fitting)
         labels = self._check_labels(y, X.index, normalise=normalise) if y is not None else None
+        # score_power="auto" scores the validation days against the returns themselves.
+        keep_raw = labels is not None and normalise and getattr(self, "score_power", None) == "auto"
+        raw = self._check_labels(y, X.index, normalise=False) if keep_raw else None
         index = X.index
         if labels is not None and np.isnan(labels).any():
             # Like Qlib's DropnaLabel: rows without a label take no part in training.
             keep = ~np.isnan(labels)
             features, labels, index = features[keep], labels[keep], index[keep]
+            raw = raw[keep] if raw is not None else None
         _, counts = day_slices(index)
         dates = index.get_level_values(0).unique().to_numpy()
         device = self.device if labels is not None else "cpu"
         X_tensor = _readonly_tensor(features).to(device)
         y_tensor = _readonly_tensor(labels).to(device) if labels is not None else None
-        return DayPanel(X_tensor, y_tensor, counts, dates)
+        return DayPanel(X_tensor, y_tensor, counts, dates, raw)

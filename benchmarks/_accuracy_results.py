@@ -110,15 +110,24 @@ def save_predictions(model, frames, results_dir, setting, variant, seed, labels=
         for name in ("valid", "test")
     }
     savez(predictions_path(results_dir, setting, variant, seed), **preds)
-    labels = labels_path(results_dir, setting, labels)
-    if not labels.is_file():
-        arrays = {}
-        for name in ("valid", "test"):
-            y = frames[name][1]
-            arrays[f"{name}_y"] = y.to_numpy(dtype=np.float32).ravel()
-            arrays[f"{name}_day"] = y.index.get_level_values(0).to_numpy("datetime64[ns]")
-            arrays[f"{name}_instrument"] = y.index.get_level_values(1).to_numpy(str)
-        savez(labels, **arrays)
+    save_labels(frames, results_dir, setting, labels)
+
+
+def save_labels(frames, results_dir, setting, labels="rank"):
+    """The frames' valid and test labels with their days and instruments, once per
+    setting and kind of label (``labels_path``)."""
+    import numpy as np
+
+    path = labels_path(results_dir, setting, labels)
+    if path.is_file():
+        return
+    arrays = {}
+    for name in ("valid", "test"):
+        y = frames[name][1]
+        arrays[f"{name}_y"] = y.to_numpy(dtype=np.float32).ravel()
+        arrays[f"{name}_day"] = y.index.get_level_values(0).to_numpy("datetime64[ns]")
+        arrays[f"{name}_instrument"] = y.index.get_level_values(1).to_numpy(str)
+    savez(path, **arrays)
 
 
 def pretrained_path(results_dir, setting, seed, base="robust"):

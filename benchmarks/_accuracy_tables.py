@@ -10,6 +10,7 @@ import _accuracy_ensembles as ensembles
 import _accuracy_results as store
 import _feature_choice as choice
 import _refit as refit
+import _score_power_tables as score_power
 from _accuracy_data import EARLIER, MAIN_SETTINGS, split_name
 from _accuracy_variants import (
     BLENDS,
@@ -61,3 +62,7 @@ def print_tables(results_dir):
     print(refit.refit_table(results_dir, list(EARLIER), "icstop", REFERENCE))
     print("\n### test: the refit's ensembles of three seeds\n")
     print(refit.refit_ensembles_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
+    print("\n### score_power chosen on the valid year: each setting a year earlier\n")
+    print(score_power.judged_on_valid_table(results_dir, list(EARLIER)))
+    print("\n### test: the refit's ensembles of three seeds with score_power\n")
+    print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))

@@ -23,6 +23,7 @@ Usage::
 
     python benchmarks/accuracy.py --settings C --seeds 0 --variants qlib,gru --jobs 2
     python benchmarks/accuracy.py --table             # mean +- std and paired differences
+    python benchmarks/accuracy.py --return-labels --settings A-1,B-1,C-1  # score_power's
 
 Data: ``--data-root`` (default ``$IGMTF_DATA_ROOT`` or ``../shared/data``) holds
 ``cn_csi300/`` and ``cn_sample500/``. Each task runs in its own process with one torch
@@ -44,6 +45,7 @@ import _accuracy_schedule as schedule
 import _accuracy_tables as tables
 import _feature_choice as choice
 import _refit as refit
+import _score_power_tables as score_power
 import _walk_forward_search as search
 from _accuracy_data import (
     FEATURES,
@@ -323,6 +325,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--table", action="store_true", help="print the tables of the results")
     parser.add_argument(
+        "--return-labels",
+        action="store_true",
+        help="save the --settings' valid returns (z-scored per day), which score_power's "
+        "tables choose on, where no task saved them; needs the data",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="a tiny slice and budget, to test the runner"
     )
     parser.add_argument(
@@ -357,6 +365,11 @@ def main(argv=None):
         run_task(setting, variant, int(seed), args.results_dir, args.data_root, args.cache_dir)
     elif args.table:
         tables.print_tables(args.results_dir)
+    elif args.return_labels:
+        for setting in args.settings:
+            score_power.save_return_labels(
+                setting, args.data_root, args.cache_dir, args.results_dir
+            )
     else:
         run_campaign(args)
 

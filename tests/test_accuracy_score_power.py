@@ -1,0 +1,73 @@
+"""The accuracy campaign's replay of ``score_power="auto"`` (``benchmarks/_score_power_tables.py``)
+from saved predictions: each member's power chosen on its source's valid predictions against
+the valid returns, applied to the refit's test predictions, then averaged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_accuracy_refit import _bench_modules, _write
+
+from igmtf_sklearn.nets._score_power import choose_power, powered_scores
+
+DAYS, INSTRUMENTS = pd.bdate_range("2020-01-01", periods=40), [f"S{i}" for i in range(60)]
+
+
+@pytest.fixture(scope="module")
+def modules():
+    return _bench_modules("_score_power_tables", "_accuracy_results", "_refit")
+
+
+def _save_labels(store, results, setting, kind, valid, test):
+    arrays = {}
+    for name, y in (("valid", valid), ("test", test)):
+        arrays[f"{name}_y"] = y
+        arrays[f"{name}_day"] = np.repeat(DAYS.to_numpy("datetime64[ns]"), len(INSTRUMENTS))
+        arrays[f"{name}_instrument"] = np.tile(np.array(INSTRUMENTS), len(DAYS))
+    store.savez(store.labels_path(results, setting, kind), **arrays)
+
+
+@pytest.fixture
+def results(modules, tmp_path):
+    """Setting C: returns that follow the predictions' tails; three seeds of the refit,
+    its source, the GRU and Qlib's model."""
+    _, store, refit = modules
+    rng = np.random.default_rng(0)
+    shape = (len(DAYS), len(INSTRUMENTS))
+    signal = {seg: rng.standard_normal(shape) for seg in ("valid", "test")}
+    returns = {s: (np.sign(x) * x**2 + 2 * rng.standard_normal(shape)) for s, x in signal.items()}
+    flat = {s: r.ravel().astype(np.float32) for s, r in returns.items()}
+    _save_labels(store, tmp_path, "C", "rank", flat["valid"], flat["test"])  # ranks: unused
+    _save_labels(store, tmp_path, "C", "zscore", flat["valid"], flat["test"])
+    for seed in range(3):
+        noisy = {s: (x + 0.5 * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
+        store.savez(store.predictions_path(tmp_path, "C", "qlib@icstop", seed), **noisy)
+        store.savez(store.predictions_path(tmp_path, "C", "gru", seed), **noisy)
+        store.savez(refit.predictions_path(tmp_path, "C", "refit@icstop", seed), **noisy)
+        _write(store.task_path(tmp_path, "C", "qlib", seed), {"test": {"IC": 0.1, "Rank IC": 0.1}})
+    return tmp_path
+
+
+def test_each_member_is_replayed_as_the_estimator_would(modules, results):
+    tables, store, refit = modules
+    members = tables._members(results, "C", "qlib@icstop", "refit@icstop")
+    assert list(members) == [0, 1, 2]
+    counts = np.full(len(DAYS), len(INSTRUMENTS))
+    returns = store.load_labels(results, "C", "zscore")["valid"].to_numpy()
+    for seed, member in members.items():
+        valid = np.load(store.predictions_path(results, "C", "qlib@icstop", seed))["valid"]
+        assert member["p"] == choose_power(valid, returns, counts) > 1.0  # the tails pay
+        test = np.load(refit.predictions_path(results, "C", "refit@icstop", seed))["test"]
+        np.testing.assert_array_equal(member["scores"], powered_scores(test, counts, member["p"]))
+
+
+def test_tables_pair_the_powered_refit_with_the_plain_one_and_the_baselines(modules, results):
+    tables = modules[0]
+    judged = tables.judged_on_valid_table(results, ["C"]).splitlines()
+    assert len(judged) == 3 and judged[2].startswith("| C | 0,1,2 |")
+    test = tables.test_table(results, ["A", "C"]).splitlines()
+    assert len(test) == 3 and test[2].startswith("| C | 0-2 |")  # A has no results
+    # The returns follow the tails: the power raises the IC over the plain ensemble.
+    gain = test[2].split(" | ")[5]
+    assert gain.startswith("+") and not gain.startswith("+0.0000")

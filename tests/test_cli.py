@@ -151,16 +151,22 @@ def test_parser_defaults_match_the_demo_config():
 
 def test_demo_runs_the_recommended_configuration():
     # docs/accuracy.md's recommendation: the GRU stopped on its validation IC, each
-    # model refitted on train + valid, three seeds averaged; --seeds 1 is a single model.
+    # model refitted on train + valid, its scores powered as validation favours, three
+    # seeds averaged; --seeds 1 is a single model.
     from igmtf_sklearn.workflow._demo import make_pipeline
 
     ensemble = make_pipeline(DemoConfig(seed=5))[-1]
     assert [name for name, _ in ensemble.estimators] == ["seed5", "seed6", "seed7"]
     for _, member in ensemble.estimators:
-        assert (member.pretrain_monitor, member.refit) == ("valid_ic", True)
-    config = DemoConfig(seeds=1, pretrain_monitor="valid_loss", refit=False)
+        assert (member.pretrain_monitor, member.refit, member.score_power) == (
+            "valid_ic",
+            True,
+            "auto",
+        )
+    config = DemoConfig(seeds=1, pretrain_monitor="valid_loss", refit=False, score_power=None)
     single = make_pipeline(config)[-1]
     assert (single.random_state, single.pretrain_monitor, single.refit) == (0, "valid_loss", False)
+    assert single.score_power is None
 
 
 def test_demo_gru_baseline_averages_the_members_grus():

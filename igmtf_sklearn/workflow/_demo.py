@@ -12,7 +12,8 @@ minutes on a laptop CPU:
 4. fit ``RobustZScoreNorm -> Fillna -> IGMTFRegressor`` (which pretrains its
    GRU base first) in the package's recommended configuration: the GRU stopped
    on its validation IC, each model refitted on the training and validation
-   days for the epochs validation kept, three seeds averaged;
+   days for the epochs validation kept, its scores raised to the power its
+   validation days favour, three seeds averaged;
 5. score IGMTF, its pretrained GRUs alone (averaged the same way) and the
    oracle on the test days.
 """
@@ -148,6 +149,7 @@ def make_pipeline(config):
         pretrain_epochs=config.pretrain_epochs,
         pretrain_monitor=config.pretrain_monitor,
         refit=config.refit,
+        score_power=config.score_power,
         max_epochs=config.epochs,
         lr=config.lr,
         pretrain_lr=config.pretrain_lr,

@@ -64,6 +64,11 @@ class DemoConfig:
         again on the training and validation days together (``IGMTFRegressor(
         refit=True)``), as the recommended configuration is; False fits once,
         in about half the time.
+    score_power : "auto", float or None
+        Each model's ``score_power``: the recommended configuration's ``"auto"``
+        raises each day's z-scored predictions to the power its validation
+        days favour (the order of the day is kept); None predicts the
+        network's outputs.
     verbose : int
         skorch's per-epoch log when > 0.
     report_dir : str or None
@@ -91,6 +96,7 @@ class DemoConfig:
     seeds: int = 3
     pretrain_monitor: str = "valid_ic"
     refit: bool = True
+    score_power: str | float | None = "auto"
     verbose: int = 0
     report_dir: str | None = None
 

@@ -332,7 +332,8 @@ def describe_demo(config: DemoConfig) -> str:
         f"IGMTF demo: {config.n_instruments} instruments x {config.n_days} days, "
         f"Alpha360 window {config.window}, hidden size {config.hidden_size}, "
         f"{config.pretrain_epochs} pretraining + {config.epochs} IGMTF epochs at most, "
-        f"{_seeds(config)}{', refitted on train + valid' if config.refit else ''}, "
+        f"{_seeds(config)}{', refitted on train + valid' if config.refit else ''}"
+        f"{'' if config.score_power is None else f', score_power={config.score_power!r}'}, "
         f"{torch.get_num_threads()} torch thread(s)."
     )
 

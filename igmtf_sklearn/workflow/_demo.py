@@ -333,7 +333,7 @@ def describe_demo(config: DemoConfig) -> str:
         f"Alpha360 window {config.window}, hidden size {config.hidden_size}, "
         f"{config.pretrain_epochs} pretraining + {config.epochs} IGMTF epochs at most, "
         f"{_seeds(config)}{', refitted on train + valid' if config.refit else ''}"
-        f"{'' if config.score_power is None else f', score_power={config.score_power!r}'}, "
+        f"{'' if config.score_power is None else f', score_power={config.score_power}'}, "
         f"{torch.get_num_threads()} torch thread(s)."
     )
 

@@ -110,7 +110,8 @@ def segment_frames(setting, data_root, cache_dir, features="robust", fold=False,
     Labels: ``forward_return``; on train/valid rows without a label are dropped and
     the labels rank-normalised per day (Qlib's DropnaLabel + CSRankNorm), or with
     ``labels="zscore"`` z-scored per day, or with ``labels="mixed"`` the mean of the
-    two, or with ``labels="gaussrank"`` the ranks' normal quantiles (``LABELS``); test keeps the raw labels, which the test IC is computed against.
+    two, or with ``labels="gaussrank"`` the ranks' normal quantiles (``LABELS``); test
+    keeps the raw labels, which the test IC is computed against.
     """
     import pandas as pd
 

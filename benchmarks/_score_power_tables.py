@@ -26,6 +26,9 @@ from _accuracy_ensembles import seed_groups
 from igmtf_sklearn._utils._panel import day_slices
 from igmtf_sklearn.nets._score_power import choose_power, powered_scores
 
+#: The IGMTF task a refit retrains: its valid predictions choose the power.
+SOURCE = refit.SOURCE
+
 
 def save_return_labels(setting, data_root, cache_dir, results_dir):
     """Save a setting's valid returns z-scored per day (``labels_zscore.npz``) where the
@@ -90,9 +93,6 @@ def test_table(results_dir, settings, base="icstop", reference="qlib", baseline=
         names = ", ".join(f"{g[0]}-{g[-1]}" for g in scored)
         lines.append(f"| {setting} | {names} | {powers} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-SOURCE = refit.SOURCE
 
 
 def _members(results_dir, setting, source, task, seeds=None):

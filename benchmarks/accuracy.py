@@ -11,7 +11,9 @@ Settings (train / valid / test by date; early stopping on the valid segment):
 - ``B``: CSI 300, train 2020-2022, valid 2023, test 2024;
 - ``C``: ``cn_sample500``, train 2016-2018, valid 2019, test 2020;
 - ``A-1``, ``B-1``, ``C-1``: each a year earlier, so that their test year is the setting's
-  valid year (run only when named: a refit on the valid year's labels is judged there).
+  valid year (run only when named: a refit on the valid year's labels is judged there);
+- ``A+1``, ``B+1``, ``C+1``: each a year later, tested on a year the campaign never scored
+  (run only when named: the recommended configuration's check out of sample).
 
 Per ``(setting, seed)`` the GRU base is pretrained ONCE (task ``pretrain``, its weights
 kept under ``<results-dir>/pretrained/``) and handed with ``pretrained=`` to every IGMTF

@@ -162,6 +162,26 @@ def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named(
             )
 
 
+def test_a_year_later_tests_on_a_year_the_main_settings_never_scored():
+    data, accuracy = _bench_modules("_accuracy_data", "accuracy")
+    assert accuracy.parse_args(["--settings", "C+1"]).settings == ["C+1"]
+    scored = {
+        (spec["data"], spec[segment])
+        for name, spec in data.SETTINGS.items()
+        if "+" not in name
+        for segment in ("valid", "test")
+    }
+    for name in data.MAIN_SETTINGS:
+        setting, later = data.SETTINGS[name], data.SETTINGS[f"{name}+1"]
+        assert later["data"] == setting["data"]
+        assert later["valid"] == setting["test"]  # stopped on the year the setting tested
+        assert (later["data"], later["test"]) not in scored  # tested on a year never scored
+        start, end = (pd.Timestamp(d) for d in later["train"])
+        assert (start, end) == tuple(
+            pd.Timestamp(d) + pd.DateOffset(years=1) for d in setting["train"]
+        )
+
+
 def test_a_refit_alone_plans_its_sources_and_no_unused_pretraining(tmp_path):
     (schedule,) = _bench_modules("_accuracy_schedule")
     planned = [key for key, _ in schedule.plan(["C-1"], ["refit@icstop"], [0], tmp_path)]

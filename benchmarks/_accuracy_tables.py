@@ -1,7 +1,8 @@
 """The accuracy campaign's tables (``accuracy.py --table``), from the committed results alone.
 
 The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a year earlier
-(``EARLIER``) appear only in the table that judges the refit on each setting's valid year.
+(``EARLIER``) appear only in the tables that judge a choice on each setting's valid year,
+and the settings a year later (``LATER``) only in the last, out of sample.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import _accuracy_ensembles as ensembles
 import _accuracy_results as store
 import _feature_choice as choice
+import _out_of_sample as out_of_sample
 import _refit as refit
 import _score_power_tables as score_power
-from _accuracy_data import EARLIER, MAIN_SETTINGS, split_name
+from _accuracy_data import EARLIER, LATER, MAIN_SETTINGS, split_name
 from _accuracy_variants import (
     BLENDS,
     LABELS_COMPARED,
@@ -66,3 +68,5 @@ def print_tables(results_dir):
     print(score_power.judged_on_valid_table(results_dir, list(EARLIER)))
     print("\n### test: the refit's ensembles of three seeds with score_power\n")
     print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))
+    print("\n### test out of sample: a year later\n")
+    print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))

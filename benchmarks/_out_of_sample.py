@@ -1,0 +1,90 @@
+"""The recommended configuration on years the campaign never scored: the settings a year
+later (``_accuracy_data.LATER``), scored once from their saved predictions.
+
+Each complete group of three seeds is one row: the recommended configuration (the refit's
+ensemble, each member with ``score_power="auto"``, replayed exactly as
+``_score_power_tables`` replays it) against ``qlib``'s single fits of the same seeds and
+against ``gru``'s ensemble of them. One group has no spread over groups, so each
+difference carries the standard error over the test year's days instead: the daily IC
+of one, minus the other's on the same day (for ``qlib``, the mean of its single fits'
+daily ICs: what one fit of the default gives that day).
+"""
+
+from __future__ import annotations
+
+import _accuracy_results as store
+import _score_power_tables as replay
+from _accuracy_ensembles import seed_groups
+
+REFERENCE, BASELINE, RECOMMENDED_BASE = "qlib", "gru", "icstop"
+
+
+def out_of_sample_table(results_dir, settings):
+    """Markdown table: per setting a year later and complete group of seeds, the
+    recommended configuration's test rank IC and IC, and its daily paired differences."""
+    columns = [  # (header, metric, compared with)
+        (f"rank IC vs `{REFERENCE}`, one seed", "rank", REFERENCE),
+        (f"IC vs `{REFERENCE}`, one seed", "ic", REFERENCE),
+        (f"rank IC vs `{BASELINE}`", "rank", BASELINE),
+        (f"IC vs `{BASELINE}`", "ic", BASELINE),
+    ]
+    lines = [
+        "| setting | test year | seeds | p chosen | Rank IC | IC | "
+        f"`{REFERENCE}` rank IC, each seed | " + " | ".join(c[0] for c in columns) + " |",
+        "|---" * (7 + len(columns)) + "|",
+    ]
+    for setting in settings:
+        for group, daily, powers in _groups(results_dir, setting):
+            ours = daily["ours"]
+            cells = [f"{ours['rank'].mean():.4f}", f"{ours['ic'].mean():.4f}"]
+            cells.append(", ".join(f"{s['rank'].mean():.4f}" for s in daily["singles"]))
+            for _, metric, name in columns:
+                cells.append(_daily_paired(daily[name][metric], ours[metric]))
+            year = str(ours["rank"].index[0])[:4]
+            seeds = f"{group[0]}-{group[-1]}"
+            lines.append(f"| {setting} | {year} | {seeds} | {powers} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _groups(results_dir, setting):
+    """``(group, {name: {"rank", "ic": daily Series}}, powers)`` per complete seed group
+    whose every file is saved; nothing for a setting without results."""
+    import numpy as np
+
+    labels = store.load_labels(results_dir, setting)
+    if labels is None:
+        return
+    test = labels["test"]
+    ours = replay._members(results_dir, setting, f"qlib@{RECOMMENDED_BASE}", "refit@icstop")
+    theirs = replay._members(results_dir, setting, BASELINE, BASELINE, seeds=list(ours))
+    for group in seed_groups(list(ours)):
+        paths = [store.predictions_path(results_dir, setting, REFERENCE, s) for s in group]
+        if not all(p.is_file() for p in paths) or any(s not in theirs for s in group):
+            continue
+        singles = [_daily(test, np.load(p)["test"]) for p in paths]
+        daily = {
+            "ours": _daily(test, np.mean([ours[s]["scores"] for s in group], axis=0)),
+            BASELINE: _daily(test, np.mean([theirs[s]["plain"] for s in group], axis=0)),
+            REFERENCE: {m: sum(s[m] for s in singles) / len(singles) for m in ("rank", "ic")},
+            "singles": singles,
+        }
+        yield group, daily, ", ".join(str(ours[s]["p"]) for s in group)
+
+
+def _daily(y, pred):
+    """The daily IC and rank IC of ``pred`` against ``y``, each a Series by day."""
+    import pandas as pd
+
+    from igmtf_sklearn.metrics import daily_ic, daily_rank_ic
+
+    pred = pd.Series(pred, index=y.index)
+    return {"ic": daily_ic(y, pred), "rank": daily_rank_ic(y, pred)}
+
+
+def _daily_paired(compared, ours):
+    """``+d +- se (+x %)``: the mean daily difference and its standard error over days."""
+    import numpy as np
+
+    d = (ours - compared).dropna()
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    return f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(compared.mean()):+.0%})"

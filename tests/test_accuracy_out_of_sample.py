@@ -1,0 +1,81 @@
+"""The out-of-sample table (``benchmarks/_out_of_sample.py``): the recommended configuration
+replayed on a setting a year later, against ``qlib``'s single fits and ``gru``'s ensemble,
+each difference paired by day."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_accuracy_refit import _bench_modules
+from test_accuracy_score_power import DAYS, INSTRUMENTS, _save_labels
+
+from igmtf_sklearn.metrics import daily_rank_ic
+from igmtf_sklearn.nets._score_power import choose_power, powered_scores
+
+SETTING = "C+1"
+
+
+@pytest.fixture(scope="module")
+def modules():
+    return _bench_modules("_out_of_sample", "_accuracy_results", "_refit")
+
+
+@pytest.fixture
+def results(modules, tmp_path):
+    """Three seeds of every task the table reads; ``qlib`` weaker than the rest."""
+    _, store, refit = modules
+    rng = np.random.default_rng(1)
+    shape = (len(DAYS), len(INSTRUMENTS))
+    signal = {seg: rng.standard_normal(shape) for seg in ("valid", "test")}
+    returns = {s: (x + 2 * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
+    _save_labels(store, tmp_path, SETTING, "rank", returns["valid"], returns["test"])
+    _save_labels(store, tmp_path, SETTING, "zscore", returns["valid"], returns["test"])
+    for seed in range(3):
+
+        def noisy(scale):
+            return {s: (x + scale * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
+
+        store.savez(store.predictions_path(tmp_path, SETTING, "qlib@icstop", seed), **noisy(1))
+        store.savez(refit.predictions_path(tmp_path, SETTING, "refit@icstop", seed), **noisy(1))
+        store.savez(store.predictions_path(tmp_path, SETTING, "gru", seed), **noisy(1))
+        store.savez(store.predictions_path(tmp_path, SETTING, "qlib", seed), **noisy(4))
+    return tmp_path
+
+
+def _row(modules, results):
+    table = modules[0].out_of_sample_table(results, [SETTING]).splitlines()
+    assert len(table) == 3  # header, rule, one group
+    return [cell.strip() for cell in table[2].strip("|").split("|")]
+
+
+def test_the_row_is_the_recommended_ensemble_against_qlibs_single_fits_by_day(modules, results):
+    _, store, refit = modules
+    labels = store.load_labels(results, SETTING)
+    test, valid_returns = labels["test"], store.load_labels(results, SETTING, "zscore")["valid"]
+    counts = np.full(len(DAYS), len(INSTRUMENTS))
+    members, powers = [], []
+    for seed in range(3):  # each member replayed by hand, as score_power="auto" chooses
+        valid = np.load(store.predictions_path(results, SETTING, "qlib@icstop", seed))["valid"]
+        powers.append(choose_power(valid, valid_returns.to_numpy(), counts))
+        raw = np.load(refit.predictions_path(results, SETTING, "refit@icstop", seed))["test"]
+        members.append(powered_scores(raw, counts, powers[-1]))
+    ours = daily_rank_ic(test, pd.Series(np.mean(members, axis=0), index=test.index))
+    singles = [
+        daily_rank_ic(test, np.load(store.predictions_path(results, SETTING, "qlib", s))["test"])
+        for s in range(3)
+    ]
+    d = ours - sum(singles) / 3
+    row = _row(modules, results)
+    assert row[:4] == [SETTING, str(DAYS[0].year), "0-2", ", ".join(map(str, powers))]
+    assert row[4] == f"{ours.mean():.4f}"
+    assert row[6] == ", ".join(f"{s.mean():.4f}" for s in singles)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    assert row[7].startswith(f"{d.mean():+.4f} +- {se:.4f}")
+    assert d.mean() > 2 * se  # the weak single fits lose, day by day
+
+
+def test_a_group_missing_a_file_is_left_out(modules, results):
+    _, store, _ = modules
+    store.predictions_path(results, SETTING, "qlib", 2).unlink()
+    assert modules[0].out_of_sample_table(results, [SETTING]).count("\n") == 1  # header only

@@ -87,4 +87,7 @@ def _daily_paired(compared, ours):
 
     d = (ours - compared).dropna()
     se = d.std(ddof=1) / np.sqrt(len(d))
-    return f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(compared.mean()):+.0%})"
+    base = compared.mean()
+    # A share of a baseline at or below zero reads as a gain where both are wrong-signed.
+    share = f"{d.mean() / base:+.0%}" if base > 0 else "its mean <= 0"
+    return f"{d.mean():+.4f} +- {se:.4f} ({share})"

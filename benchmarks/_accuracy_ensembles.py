@@ -21,6 +21,7 @@ from _accuracy_results import (
     averaged,
     by_variant,
     load_labels,
+    paired_text,
     predictions_path,
     returns_labels,
 )
@@ -253,4 +254,4 @@ def _paired(ensembles, variant, base):
         return ""
     d = np.array([ensembles[(variant, g)]["Rank IC"] - ref for g, ref in base.items()])
     se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-    return f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(np.mean(list(base.values()))):+.0%})"
+    return paired_text(d.mean(), se, np.mean(list(base.values())))

@@ -215,7 +215,7 @@ def build_table(
                 d = np.array([runs[s][segment][m] - ref[s][segment][m] for s in paired])
                 se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
                 base = np.mean([ref[s][segment][m] for s in paired])
-                diff = f"{d.mean():+.4f} +- {se:.4f} ({d.mean() / abs(base):+.0%})"
+                diff = paired_text(d.mean(), se, base)
             else:
                 diff = ""
             epochs = ", ".join(f"{runs[s]['epochs_run']}({kept_epoch(runs[s])})" for s in seeds)
@@ -339,3 +339,12 @@ def returns_labels(results_dir, setting):
     if labels is None or not labels["valid"].index.equals(ranked["valid"].index):
         return None
     return labels
+
+
+def paired_text(mean, se, base):
+    """``+d +- se (+x %)``: a paired difference, its standard error (a number or a text
+    such as ``"-"``) and its share of the baseline's mean. A baseline at or below zero
+    gets no share: of a wrong-signed baseline, a smaller loss would read as a gain."""
+    se = se if isinstance(se, str) else f"{se:.4f}"
+    share = f"{mean / base:+.0%}" if base > 0 else "its mean <= 0"
+    return f"{mean:+.4f} +- {se} ({share})"

@@ -87,7 +87,4 @@ def _daily_paired(compared, ours):
 
     d = (ours - compared).dropna()
     se = d.std(ddof=1) / np.sqrt(len(d))
-    base = compared.mean()
-    # A share of a baseline at or below zero reads as a gain where both are wrong-signed.
-    share = f"{d.mean() / base:+.0%}" if base > 0 else "its mean <= 0"
-    return f"{d.mean():+.4f} +- {se:.4f} ({share})"
+    return store.paired_text(d.mean(), se, compared.mean())

@@ -297,4 +297,4 @@ def _paired(compared, refitted):
 
     d = np.subtract(refitted, compared)
     se = f"{d.std(ddof=1) / np.sqrt(len(d)):.4f}" if len(d) > 1 else "-"
-    return f"{d.mean():+.4f} +- {se} ({d.mean() / abs(np.mean(compared)):+.0%})"
+    return store.paired_text(d.mean(), se, np.mean(compared))

@@ -341,6 +341,26 @@ def returns_labels(results_dir, setting):
     return labels
 
 
+def daily_scores(y, pred):
+    """The daily IC and rank IC of ``pred`` against ``y``, each a Series by day."""
+    import pandas as pd
+
+    from igmtf_sklearn.metrics import daily_ic, daily_rank_ic
+
+    pred = pd.Series(pred, index=y.index)
+    return {"ic": daily_ic(y, pred), "rank": daily_rank_ic(y, pred)}
+
+
+def daily_paired(compared, ours):
+    """``+d +- se (+x %)``: the mean daily difference of two daily Series and its standard
+    error over days (for one ensemble, which has no spread over seed groups)."""
+    import numpy as np
+
+    d = (ours - compared).dropna()
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    return paired_text(d.mean(), se, compared.mean())
+
+
 def paired_text(mean, se, base):
     """``+d +- se (+x %)``: a paired difference, its standard error (a number or a text
     such as ``"-"``) and its share of the baseline's mean. A baseline at or below zero

@@ -66,6 +66,8 @@ def print_tables(results_dir):
     print(refit.refit_ensembles_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
     print("\n### score_power chosen on the valid year: each setting a year earlier\n")
     print(score_power.judged_on_valid_table(results_dir, list(EARLIER)))
+    print("\n### score_power on each member or once on the average: each setting a year earlier\n")
+    print(score_power.once_on_average_table(results_dir, list(EARLIER)))
     print("\n### test: the refit's ensembles of three seeds with score_power\n")
     print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))
     print("\n### test out of sample: a year later\n")

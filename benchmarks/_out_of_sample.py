@@ -39,7 +39,7 @@ def out_of_sample_table(results_dir, settings):
             cells = [f"{ours['rank'].mean():.4f}", f"{ours['ic'].mean():.4f}"]
             cells.append(", ".join(f"{s['rank'].mean():.4f}" for s in daily["singles"]))
             for _, metric, name in columns:
-                cells.append(_daily_paired(daily[name][metric], ours[metric]))
+                cells.append(store.daily_paired(daily[name][metric], ours[metric]))
             year = str(ours["rank"].index[0])[:4]
             seeds = f"{group[0]}-{group[-1]}"
             lines.append(f"| {setting} | {year} | {seeds} | {powers} | " + " | ".join(cells) + " |")
@@ -61,30 +61,13 @@ def _groups(results_dir, setting):
         paths = [store.predictions_path(results_dir, setting, REFERENCE, s) for s in group]
         if not all(p.is_file() for p in paths) or any(s not in theirs for s in group):
             continue
-        singles = [_daily(test, np.load(p)["test"]) for p in paths]
+        singles = [store.daily_scores(test, np.load(p)["test"]) for p in paths]
         daily = {
-            "ours": _daily(test, np.mean([ours[s]["scores"] for s in group], axis=0)),
-            BASELINE: _daily(test, np.mean([theirs[s]["plain"] for s in group], axis=0)),
+            "ours": store.daily_scores(test, np.mean([ours[s]["scores"] for s in group], axis=0)),
+            BASELINE: store.daily_scores(
+                test, np.mean([theirs[s]["plain"] for s in group], axis=0)
+            ),
             REFERENCE: {m: sum(s[m] for s in singles) / len(singles) for m in ("rank", "ic")},
             "singles": singles,
         }
         yield group, daily, ", ".join(str(ours[s]["p"]) for s in group)
-
-
-def _daily(y, pred):
-    """The daily IC and rank IC of ``pred`` against ``y``, each a Series by day."""
-    import pandas as pd
-
-    from igmtf_sklearn.metrics import daily_ic, daily_rank_ic
-
-    pred = pd.Series(pred, index=y.index)
-    return {"ic": daily_ic(y, pred), "rank": daily_rank_ic(y, pred)}
-
-
-def _daily_paired(compared, ours):
-    """``+d +- se (+x %)``: the mean daily difference and its standard error over days."""
-    import numpy as np
-
-    d = (ours - compared).dropna()
-    se = d.std(ddof=1) / np.sqrt(len(d))
-    return store.paired_text(d.mean(), se, compared.mean())

@@ -84,6 +84,6 @@ def test_a_group_missing_a_file_is_left_out(modules, results):
 def test_no_share_is_given_of_a_baseline_whose_mean_is_not_positive(modules):
     days = pd.RangeIndex(4)
     ours = pd.Series([0.04, 0.01, 0.05, 0.02], index=days)  # mean 0.03
-    assert modules[0]._daily_paired(ours - 0.01, ours) == "+0.0100 +- 0.0000 (+50%)"
-    negative = modules[0]._daily_paired(ours - 0.05, ours)  # mean -0.02: no gain to share of
+    assert modules[1].daily_paired(ours - 0.01, ours) == "+0.0100 +- 0.0000 (+50%)"
+    negative = modules[1].daily_paired(ours - 0.05, ours)  # mean -0.02: no gain to share of
     assert negative == "+0.0500 +- 0.0000 (its mean <= 0)"

@@ -71,3 +71,28 @@ def test_tables_pair_the_powered_refit_with_the_plain_one_and_the_baselines(modu
     # The returns follow the tails: the power raises the IC over the plain ensemble.
     gain = test[2].split(" | ")[5]
     assert gain.startswith("+") and not gain.startswith("+0.0000")
+
+
+def test_a_power_once_on_the_average_keeps_the_plain_average_order(modules, results):
+    tables, store, refit = modules
+    counts = np.full(len(DAYS), len(INSTRUMENTS))
+    returns = store.load_labels(results, "C", "zscore")["valid"].to_numpy()
+    valid = [
+        np.load(store.predictions_path(results, "C", "qlib@icstop", s))["valid"] for s in range(3)
+    ]
+    average = np.mean([powered_scores(v, counts, 1.0) for v in valid], axis=0)
+    expected_p = choose_power(average, returns, counts)
+
+    [(group, powers, p, daily)] = tables._once_on_average(results, "C", "icstop")
+    assert group == (0, 1, 2) and p == expected_p > 1.0  # chosen on the averaged valid days
+    test = store.load_labels(results, "C")["test"]
+    path = refit.predictions_path
+    tests = [np.load(path(results, "C", "refit@icstop", s))["test"] for s in range(3)]
+    plain = np.mean([powered_scores(t, counts, 1.0) for t in tests], axis=0)  # as averaged
+    # Monotone on each day: the rank IC is the plain average's, day by day.
+    pd.testing.assert_series_equal(daily["once"]["rank"], store.daily_scores(test, plain)["rank"])
+    # On each member it is not: the members' stretched tails reorder the average.
+    assert not daily["each"]["rank"].equals(daily["once"]["rank"])
+
+    rows = tables.once_on_average_table(results, ["A", "C"]).splitlines()
+    assert len(rows) == 3 and rows[2].startswith(f"| C | 0-2 | {powers} | {p} |")

@@ -48,7 +48,11 @@ def _moved(spec, years):
 #: Each setting a year earlier (``A-1``: train 2015-2017, valid 2018, test 2019): its test
 #: year is the setting's valid year. A choice that needs the valid year's labels, as the
 #: refit on them does, is judged there, on a whole year, without looking at the test year.
-EARLIER = {f"{name}-1": _moved(spec, -1) for name, spec in SETTINGS.items()}
+#: Two years earlier (``A-2``: valid 2017, test 2018; ``B-2`` tests 2022), the test year is
+#: the ``-1`` setting's valid year: a second year on which to judge such a choice.
+EARLIER = {
+    f"{name}-{years}": _moved(spec, -years) for years in (1, 2) for name, spec in SETTINGS.items()
+}
 #: Each setting a year later (``C+1``: train 2017-2019, valid 2020, test 2021). Their test
 #: years (2021 for A's and C's markets, 2025 for B's) were never scored by the campaign
 #: that chose the recommended configuration: they check it once, out of sample.

@@ -160,17 +160,25 @@ def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named(
             assert (start, end) == tuple(
                 pd.Timestamp(d) - pd.DateOffset(years=1) for d in setting[segment]
             )
+        two_earlier = data.SETTINGS[f"{name}-2"]  # a second year to judge on, before it
+        assert two_earlier["data"] == setting["data"]
+        assert two_earlier["test"] == earlier["valid"]
+        assert two_earlier["valid"][1] < earlier["valid"][0]
+    assert accuracy.parse_args(["--settings", "B-2"]).settings == ["B-2"]
 
 
 def test_a_year_later_tests_on_a_year_the_main_settings_never_scored():
     data, accuracy = _bench_modules("_accuracy_data", "accuracy")
     assert accuracy.parse_args(["--settings", "C+1"]).settings == ["C+1"]
+    # The years a choice was judged on: the main settings' valid and test years, and the test
+    # years of those moved earlier. (``B-2`` stops its fits on 2021, ``A+1``'s test year on the
+    # same market, and judges on 2022: no choice is made on 2021.)
     scored = {
-        (spec["data"], spec[segment])
-        for name, spec in data.SETTINGS.items()
-        if "+" not in name
-        for segment in ("valid", "test")
+        (s["data"], s[seg])
+        for s in map(data.SETTINGS.get, data.MAIN_SETTINGS)
+        for seg in ("valid", "test")
     }
+    scored |= {(spec["data"], spec["test"]) for spec in data.EARLIER.values()}
     for name in data.MAIN_SETTINGS:
         setting, later = data.SETTINGS[name], data.SETTINGS[f"{name}+1"]
         assert later["data"] == setting["data"]

@@ -39,7 +39,7 @@ from igmtf_sklearn.preprocessing import (
 
 # Private modules, on purpose: a few tests shrink their block sizes so that small
 # inputs cross the block boundaries that only large panels reach otherwise.
-from igmtf_sklearn.preprocessing import _cross_section, _normalize  # isort: skip
+from igmtf_sklearn.preprocessing import _day_blocks, _normalize  # isort: skip
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 # Alpha360's field order when the panel has no vwap (as the shared CSI 300 data).
@@ -486,7 +486,7 @@ def test_cs_norms_day_blocks(func, monkeypatch):
     # With tiny blocks, days are processed a few at a time; the result is the same.
     panel = cs_panel()
     expected = func(panel)
-    monkeypatch.setattr(_cross_section, "_BLOCK_CELLS", 40)
+    monkeypatch.setattr(_day_blocks, "BLOCK_CELLS", 40)
     pd.testing.assert_frame_equal(func(panel), expected)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..preprocessing._cross_section import _zscore_days
+from ..preprocessing._day_blocks import zscore_days
 
 #: The candidate powers of ``score_power="auto"``.
 POWERS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
@@ -40,7 +40,7 @@ def powered_scores(pred, counts, power):
     """``sign(z) * |z| ** power`` of each day's z-scored ``pred`` (rows sorted by day,
     ``counts`` rows a day), as float32. A day whose predictions are all equal scores 0."""
     padded, day, slot = _padded(np.asarray(pred, dtype=np.float64), counts)
-    z = np.nan_to_num(_zscore_days(padded), nan=0.0, posinf=0.0, neginf=0.0)
+    z = np.nan_to_num(zscore_days(padded), nan=0.0, posinf=0.0, neginf=0.0)
     return _powered(z, power)[day, slot].astype(np.float32)
 
 
@@ -51,7 +51,7 @@ def choose_power(pred, y, counts, powers=POWERS):
     differences; else ``1.0``."""
     padded, _, _ = _padded(np.asarray(pred, dtype=np.float64), counts)
     labels, _, _ = _padded(np.asarray(y, dtype=np.float64), counts)
-    z = _zscore_days(padded)
+    z = zscore_days(padded)
     daily = np.stack([_daily_ic(_powered(z, power), labels) for power in powers])
     daily = daily[:, np.isfinite(daily).all(axis=0)]  # days with no IC (constant) out
     if daily.shape[1] < 2:
@@ -83,6 +83,6 @@ def _daily_ic(scores, labels):
     known = ~(np.isnan(scores) | np.isnan(labels))
     scores, labels = np.where(known, scores, np.nan), np.where(known, labels, np.nan)
     # A day whose scores or labels are all equal has NaN z-scores, and so a NaN IC.
-    products = np.where(known, _zscore_days(scores) * _zscore_days(labels), 0.0)
+    products = np.where(known, zscore_days(scores) * zscore_days(labels), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return products.sum(axis=1) / (known.sum(axis=1) - 1)

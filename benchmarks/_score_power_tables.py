@@ -134,10 +134,7 @@ def _once_on_average(results_dir, setting, base):
     valid_counts = day_slices(returns["valid"].index)[1]
     test_counts = day_slices(test.index)[1]
     for group in seed_groups(list(members)):
-        valid = [
-            np.load(store.predictions_path(results_dir, setting, source, s))["valid"] for s in group
-        ]
-        valid_average = np.mean([powered_scores(v, valid_counts, 1.0) for v in valid], axis=0)
+        valid_average = np.mean([members[s]["valid"] for s in group], axis=0)
         p = choose_power(valid_average, returns["valid"].to_numpy(), valid_counts)
         plain = np.mean([members[s]["plain"] for s in group], axis=0)
         each = np.mean([members[s]["scores"] for s in group], axis=0)
@@ -149,9 +146,10 @@ def _once_on_average(results_dir, setting, base):
 
 
 def _members(results_dir, setting, source, task, seeds=None):
-    """``{seed: {"p", "raw", "plain", "scores"}}``: each seed's power chosen on ``source``'s valid
-    predictions and ``task``'s test predictions without and with it (``task`` a refit,
-    or the source itself). Seeds missing a file, or a setting without returns, are out."""
+    """``{seed: {"p", "valid", "raw", "plain", "scores"}}``: each seed's power chosen on
+    ``source``'s valid predictions (kept z-scored per day as ``valid``) and ``task``'s test
+    predictions without and with it (``task`` a refit, or the source itself). Seeds missing
+    a file, or a setting without returns, are out."""
     import numpy as np
 
     returns = store.returns_labels(results_dir, setting)
@@ -167,10 +165,12 @@ def _members(results_dir, setting, source, task, seeds=None):
         test_path = folder(results_dir, setting, task, seed)
         if not (valid_path.is_file() and test_path.is_file()):
             continue
-        p = choose_power(np.load(valid_path)["valid"], returns["valid"].to_numpy(), valid_counts)
+        valid = np.load(valid_path)["valid"]
         raw = np.load(test_path)["test"]
+        p = choose_power(valid, returns["valid"].to_numpy(), valid_counts)
         members[seed] = {
             "p": p,
+            "valid": powered_scores(valid, valid_counts, 1.0),
             "raw": raw,
             "plain": powered_scores(raw, test_counts, 1.0),  # z-scored, as ensembles average
             "scores": powered_scores(raw, test_counts, p),

@@ -12,6 +12,7 @@ import _accuracy_results as store
 import _feature_choice as choice
 import _out_of_sample as out_of_sample
 import _refit as refit
+import _refit_rule as refit_rule
 import _score_power_tables as score_power
 from _accuracy_data import EARLIER, LATER, MAIN_SETTINGS, split_name
 from _accuracy_variants import (
@@ -62,6 +63,8 @@ def print_tables(results_dir):
     print(refit.refit_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
     print("\n### the refit judged on the valid year: each setting a year earlier\n")
     print(refit.refit_table(results_dir, list(EARLIER), "icstop", REFERENCE))
+    print("\n### whether the refit stays: the rule fixed before the second earlier year's fits\n")
+    print(refit_rule.rule_table(results_dir))
     print("\n### test: the refit's ensembles of three seeds\n")
     print(refit.refit_ensembles_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
     print("\n### score_power chosen on the valid year: each setting a year earlier\n")

@@ -58,3 +58,10 @@ def split_market(market):
     dates = X.index.get_level_values("datetime")
     cut = dates.unique()[60]
     return X[dates < cut], y[dates < cut], X[dates >= cut], y[dates >= cut]
+
+
+@pytest.fixture(scope="session")
+def panel_with_signal():
+    """A synthetic panel of 60 instruments x 150 days and its signal, the known expected return."""
+    panel, signal = make_stock_panel(60, 150, return_signal=True, random_state=1)
+    return panel, signal

@@ -75,3 +75,9 @@ def print_tables(results_dir):
     print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))
     print("\n### test out of sample: a year later\n")
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
+    if refit_rule.decide_from(results_dir)[0].startswith("dropped"):
+        # Reported once, as the rule says: the configuration without the refit on test.
+        print("\n### test, the refit dropped: ensembles of three seeds with score_power\n")
+        print(score_power.test_table(results_dir, list(MAIN_SETTINGS), refitted=False))
+        print("\n### test out of sample, the refit dropped: a year later\n")
+        print(out_of_sample.out_of_sample_table(results_dir, list(LATER), refitted=False))

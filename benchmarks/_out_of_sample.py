@@ -19,9 +19,10 @@ from _accuracy_ensembles import seed_groups
 REFERENCE, BASELINE, RECOMMENDED_BASE = "qlib", "gru", "icstop"
 
 
-def out_of_sample_table(results_dir, settings):
+def out_of_sample_table(results_dir, settings, refitted=True):
     """Markdown table: per setting a year later and complete group of seeds, the
-    recommended configuration's test rank IC and IC, and its daily paired differences."""
+    recommended configuration's test rank IC and IC, and its daily paired differences;
+    not ``refitted``, the configuration without the refit (each member its source)."""
     columns = [  # (header, metric, compared with)
         (f"rank IC vs `{REFERENCE}`, one seed", "rank", REFERENCE),
         (f"IC vs `{REFERENCE}`, one seed", "ic", REFERENCE),
@@ -34,7 +35,7 @@ def out_of_sample_table(results_dir, settings):
         "|---" * (7 + len(columns)) + "|",
     ]
     for setting in settings:
-        for group, daily, powers in _groups(results_dir, setting):
+        for group, daily, powers in _groups(results_dir, setting, refitted):
             ours = daily["ours"]
             cells = [f"{ours['rank'].mean():.4f}", f"{ours['ic'].mean():.4f}"]
             cells.append(", ".join(f"{s['rank'].mean():.4f}" for s in daily["singles"]))
@@ -46,7 +47,7 @@ def out_of_sample_table(results_dir, settings):
     return "\n".join(lines)
 
 
-def _groups(results_dir, setting):
+def _groups(results_dir, setting, refitted):
     """``(group, {name: {"rank", "ic": daily Series}}, powers)`` per complete seed group
     whose every file is saved; nothing for a setting without results."""
     import numpy as np
@@ -55,7 +56,9 @@ def _groups(results_dir, setting):
     if labels is None:
         return
     test = labels["test"]
-    ours = replay._members(results_dir, setting, f"qlib@{RECOMMENDED_BASE}", "refit@icstop")
+    source = f"qlib@{RECOMMENDED_BASE}"
+    task = f"refit@{RECOMMENDED_BASE}" if refitted else source
+    ours = replay._members(results_dir, setting, source, task)
     theirs = replay._members(results_dir, setting, BASELINE, BASELINE, seeds=list(ours))
     for group in seed_groups(list(ours)):
         paths = [store.predictions_path(results_dir, setting, REFERENCE, s) for s in group]

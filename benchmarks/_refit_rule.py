@@ -73,11 +73,16 @@ def decide(gains_by_setting):
     return "stays", mean, summary
 
 
+def decide_from(results_dir):
+    """``decide`` on the committed results: ``(verdict, mean gain, summary, gains)``."""
+    found = {setting: gains(results_dir, setting) for setting in JUDGED}
+    return (*decide(found), found)
+
+
 def rule_table(results_dir):
     """Markdown: each setting-year's gain (mean +- standard error over seeds), its seeds,
     whether a second-year setting loses by more than one standard error, then the verdict."""
-    found = {setting: gains(results_dir, setting) for setting in JUDGED}
-    verdict, mean, summary = decide(found)
+    verdict, mean, summary, found = decide_from(results_dir)
     lines = [
         f"| setting | seeds | `{TASK}` - `{SOURCE}`, test rank IC | loses by more than one s.e. |",
         "|---" * 4 + "|",

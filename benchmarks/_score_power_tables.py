@@ -63,13 +63,16 @@ def judged_on_valid_table(results_dir, settings, base="icstop"):
     return "\n".join(lines)
 
 
-def test_table(results_dir, settings, base="icstop", reference="qlib", baseline="gru"):
-    """Markdown table, test: per setting, the refit's ensembles of three seeds with each
-    member's ``score_power="auto"`` against the same ensembles without it, against
-    ``reference``'s single seeds, and against ``baseline``'s ensembles of the same seeds,
-    as they are and with ``score_power="auto"`` of their own (mean +- s.e. over groups)."""
+def test_table(
+    results_dir, settings, base="icstop", reference="qlib", baseline="gru", refitted=True
+):
+    """Markdown table, test: per setting, the refit's ensembles of three seeds (or, not
+    ``refitted``, its source's) with each member's ``score_power="auto"`` against the same
+    ensembles without it, against ``reference``'s single seeds, and against ``baseline``'s
+    ensembles of the same seeds, as they are and with ``score_power="auto"`` of their own
+    (mean +- s.e. over groups)."""
     columns = [  # (header, metric, compared with)
-        ("IC vs the refit's ensemble", "IC", "plain"),
+        ("IC vs the same ensemble without `score_power`", "IC", "plain"),
         (f"rank IC vs `{reference}`, one seed", "Rank IC", reference),
         (f"rank IC vs `{baseline}`", "Rank IC", baseline),
         (f"IC vs `{baseline}`", "IC", baseline),
@@ -82,7 +85,8 @@ def test_table(results_dir, settings, base="icstop", reference="qlib", baseline=
         "|---" * (5 + len(columns)) + "|",
     ]
     for setting in settings:
-        scored, powers = _scored_groups(results_dir, setting, base, reference, baseline)
+        task = f"refit@{base}" if refitted else f"{SOURCE}@{base}"
+        scored, powers = _scored_groups(results_dir, setting, base, reference, baseline, task)
         if not scored:
             continue
         ours = [s["powered"] for s in scored.values()]
@@ -178,15 +182,16 @@ def _members(results_dir, setting, source, task, seeds=None):
     return members
 
 
-def _scored_groups(results_dir, setting, base, reference, baseline, size=3):
-    """``({group: {name: test scores}}, powers chosen)`` for each complete seed group."""
+def _scored_groups(results_dir, setting, base, reference, baseline, task, size=3):
+    """``({group: {name: test scores}}, powers chosen)`` for each complete seed group of
+    ``task``: the refit, or its source itself."""
     import numpy as np
 
     test = store.load_labels(results_dir, setting)
     if test is None:
         return {}, ""
     test = test["test"]
-    ours = _members(results_dir, setting, f"{SOURCE}@{base}", f"refit@{base}")
+    ours = _members(results_dir, setting, f"{SOURCE}@{base}", task)
     theirs = _members(results_dir, setting, baseline, baseline, seeds=list(ours))
     scored = {}
     for group in seed_groups(list(ours), size):

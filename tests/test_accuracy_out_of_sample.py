@@ -87,3 +87,21 @@ def test_no_share_is_given_of_a_baseline_whose_mean_is_not_positive(modules):
     assert modules[1].daily_paired(ours - 0.01, ours) == "+0.0100 +- 0.0000 (+50%)"
     negative = modules[1].daily_paired(ours - 0.05, ours)  # mean -0.02: no gain to share of
     assert negative == "+0.0500 +- 0.0000 (its mean <= 0)"
+
+
+def test_without_the_refit_each_member_is_its_validated_source(modules, results):
+    """What the table reports if the refit rule drops the refit: the same replay on
+    ``qlib@icstop``'s own test predictions."""
+    _, store, _ = modules
+    test = store.load_labels(results, SETTING)["test"]
+    valid_returns = store.load_labels(results, SETTING, "zscore")["valid"].to_numpy()
+    counts = np.full(len(DAYS), len(INSTRUMENTS))
+    members = []
+    for seed in range(3):
+        saved = np.load(store.predictions_path(results, SETTING, "qlib@icstop", seed))
+        p = choose_power(saved["valid"], valid_returns, counts)
+        members.append(powered_scores(saved["test"], counts, p))
+    ours = daily_rank_ic(test, pd.Series(np.mean(members, axis=0), index=test.index))
+    table = modules[0].out_of_sample_table(results, [SETTING], refitted=False).splitlines()
+    row = [cell.strip() for cell in table[2].strip("|").split("|")]
+    assert row[4] == f"{ours.mean():.4f}" != _row(modules, results)[4]

@@ -64,3 +64,14 @@ def test_rule_table_pairs_each_refit_with_its_source_seed_by_seed(rule, tmp_path
     assert "| C-1 | 0,1,2 | +0.0040 +- 0.0000 | (not asked) |" in table
     assert "| A-2 | 0,1,2 | +0.0020 +- 0.0006 | no |" in table
     assert table.endswith("Mean gain over the six setting-years: +0.0030. The refit: **stays**.")
+
+
+@pytest.mark.parametrize("verdict", ["stays", "waiting for: A-2 seed(s) 0", "dropped: B-2 ..."])
+def test_the_tables_report_the_configuration_without_the_refit_only_once_it_is_dropped(
+    rule, verdict, tmp_path, monkeypatch, capsys
+):
+    (tables,) = _bench_modules("_accuracy_tables")
+    monkeypatch.setattr(rule, "decide_from", lambda results: (verdict, None, {}, {}))
+    tables.print_tables(tmp_path)  # no results at all: every table is its header
+    printed = capsys.readouterr().out
+    assert ("the refit dropped" in printed) == verdict.startswith("dropped")

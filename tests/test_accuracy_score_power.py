@@ -73,6 +73,20 @@ def test_tables_pair_the_powered_refit_with_the_plain_one_and_the_baselines(modu
     assert gain.startswith("+") and not gain.startswith("+0.0000")
 
 
+def test_the_test_table_without_the_refit_replays_the_source_itself(modules, results):
+    tables, store, refit = modules
+    # The refit's test predictions differ from its source's, so the two rows must too.
+    path = refit.predictions_path(results, "C", "refit@icstop", 0)
+    saved = np.load(path)
+    store.savez(path, valid=saved["valid"], test=-saved["test"])
+    members = tables._members(results, "C", "qlib@icstop", "qlib@icstop")
+    test = store.load_labels(results, "C")["test"]
+    expected = store.score(test, np.mean([m["scores"] for m in members.values()], axis=0))
+    without = tables.test_table(results, ["C"], refitted=False).splitlines()[2].split(" | ")
+    with_refit = tables.test_table(results, ["C"]).splitlines()[2].split(" | ")
+    assert without[3] == f"{expected['Rank IC']:.4f}" != with_refit[3]
+
+
 def test_a_power_once_on_the_average_keeps_the_plain_average_order(modules, results):
     tables, store, refit = modules
     counts = np.full(len(DAYS), len(INSTRUMENTS))

@@ -332,11 +332,13 @@ def against_returns(results, results_dir, keep):
 
 def returns_labels(results_dir, setting):
     """The setting's saved labels with valid's the day's z-scored returns, or None when
-    none are saved or they are not on the rows (and in the order) of the ranked labels,
-    which every task's predictions follow."""
+    either kind is not saved yet (the ranked ones come with the setting's first task) or
+    they are not on the same rows, in the same order, as every task's predictions."""
     labels = load_labels(results_dir, setting, "zscore")
     ranked = load_labels(results_dir, setting)
-    if labels is None or not labels["valid"].index.equals(ranked["valid"].index):
+    if labels is None or ranked is None:
+        return None
+    if not labels["valid"].index.equals(ranked["valid"].index):
         return None
     return labels
 

@@ -110,3 +110,13 @@ def test_a_power_once_on_the_average_keeps_the_plain_average_order(modules, resu
 
     rows = tables.once_on_average_table(results, ["A", "C"]).splitlines()
     assert len(rows) == 3 and rows[2].startswith(f"| C | 0-2 | {powers} | {p} |")
+
+
+def test_returns_saved_before_any_task_leave_the_setting_out(modules, tmp_path):
+    """``--return-labels`` may run before a setting's first task has saved its ranked labels:
+    the replay leaves the setting out rather than fail the whole ``--table``."""
+    tables, store, _ = modules
+    y = np.zeros(len(DAYS) * len(INSTRUMENTS), dtype=np.float32)
+    _save_labels(store, tmp_path, "C-2", "zscore", y, y)
+    assert store.returns_labels(tmp_path, "C-2") is None
+    assert tables.judged_on_valid_table(tmp_path, ["C-2"]).count("\n") == 1  # header only

@@ -82,6 +82,8 @@ def decide_from(results_dir):
 def rule_table(results_dir):
     """Markdown: each setting-year's gain (mean +- standard error over seeds), its seeds,
     whether a second-year setting loses by more than one standard error, then the verdict."""
+    import numpy as np
+
     verdict, mean, summary, found = decide_from(results_dir)
     lines = [
         f"| setting | seeds | `{TASK}` - `{SOURCE}`, test rank IC | loses by more than one s.e. |",
@@ -90,7 +92,11 @@ def rule_table(results_dir):
     for setting, (gain, se) in summary.items():
         seeds = ",".join(map(str, found[setting]))
         loses = ("yes" if gain < -se else "no") if setting in SECOND_YEAR else "(not asked)"
-        lines.append(f"| {setting} | {seeds} | {gain:+.4f} +- {se:.4f} | {loses} |")
+        if np.isnan(se):  # one seed: no standard error, nothing to judge a loss by yet
+            se, loses = "-", "one seed: not yet" if setting in SECOND_YEAR else loses
+        else:
+            se = f"{se:.4f}"
+        lines.append(f"| {setting} | {seeds} | {gain:+.4f} +- {se} | {loses} |")
     average = "not yet" if mean is None else f"{mean:+.4f}"
     lines += ["", f"Mean gain over the six setting-years: {average}. The refit: **{verdict}**."]
     return "\n".join(lines)

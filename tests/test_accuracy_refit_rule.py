@@ -75,3 +75,14 @@ def test_the_tables_report_the_configuration_without_the_refit_only_once_it_is_d
     tables.print_tables(tmp_path)  # no results at all: every table is its header
     printed = capsys.readouterr().out
     assert ("the refit dropped" in printed) == verdict.startswith("dropped")
+
+
+def test_a_second_year_setting_with_one_seed_has_no_standard_error_to_judge_by(rule, tmp_path):
+    refit, store = _bench_modules("_refit", "_accuracy_results")
+    source = store.task_path(tmp_path, "B-2", "qlib@icstop", 0)
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(json.dumps({"test": {"Rank IC": 0.05}}))
+    path = refit.path(tmp_path, "B-2", "refit@icstop", 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"variant": "refit@icstop", "seed": 0, "test": {"Rank IC": 0.04}}))
+    assert "| B-2 | 0 | -0.0100 +- - | one seed: not yet |" in rule.rule_table(tmp_path)

@@ -16,9 +16,6 @@ Nothing is decided until every second-year setting has its seeds (``SECOND_YEAR_
 
 from __future__ import annotations
 
-import json
-
-import _accuracy_results as store
 import _refit as refit
 
 #: The setting-years the rule averages over, and those it also asks not to lose.
@@ -34,10 +31,11 @@ def gains(results_dir, setting):
     """``{seed: refit's test rank IC - its source's}`` over the seeds both have."""
     found = {}
     for (variant, seed), record in sorted(refit.records(results_dir, setting).items()):
-        source = store.task_path(results_dir, setting, SOURCE, seed)
-        if variant == TASK and source.is_file():
-            compared = json.loads(source.read_text())["test"]["Rank IC"]
-            found[seed] = record["test"]["Rank IC"] - compared
+        compared = (
+            refit._test_scores(results_dir, setting, SOURCE, seed) if variant == TASK else None
+        )
+        if compared is not None:
+            found[seed] = record["test"]["Rank IC"] - compared["Rank IC"]
     return found
 
 

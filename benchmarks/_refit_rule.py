@@ -39,6 +39,11 @@ def gains(results_dir, setting):
     return found
 
 
+def loses(gain, se):
+    """Whether a gain is a loss by more than one standard error (never with one seed)."""
+    return gain < -se
+
+
 def decide(gains_by_setting):
     """``(verdict, mean gain or None, {setting: (mean, standard error)})`` from
     ``{setting: {seed: gain}}``; the verdict is ``"stays"``, ``"dropped: <why>"`` or
@@ -59,7 +64,7 @@ def decide(gains_by_setting):
     if missing:
         return f"waiting for: {'; '.join(missing)}", None, summary
     mean = float(np.mean([summary[s][0] for s in JUDGED]))
-    losers = [s for s in SECOND_YEAR if summary[s][0] < -summary[s][1]]
+    losers = [s for s in SECOND_YEAR if loses(*summary[s])]
     if mean <= 0:
         return f"dropped: the mean gain over the six setting-years is {mean:+.4f}", mean, summary
     if losers:
@@ -89,12 +94,12 @@ def rule_table(results_dir):
     ]
     for setting, (gain, se) in summary.items():
         seeds = ",".join(map(str, found[setting]))
-        loses = ("yes" if gain < -se else "no") if setting in SECOND_YEAR else "(not asked)"
+        loss = ("yes" if loses(gain, se) else "no") if setting in SECOND_YEAR else "(not asked)"
         if np.isnan(se):  # one seed: no standard error, nothing to judge a loss by yet
-            se, loses = "-", "one seed: not yet" if setting in SECOND_YEAR else loses
+            se, loss = "-", "one seed: not yet" if setting in SECOND_YEAR else loss
         else:
             se = f"{se:.4f}"
-        lines.append(f"| {setting} | {seeds} | {gain:+.4f} +- {se} | {loses} |")
+        lines.append(f"| {setting} | {seeds} | {gain:+.4f} +- {se} | {loss} |")
     average = "not yet" if mean is None else f"{mean:+.4f}"
     lines += ["", f"Mean gain over the six setting-years: {average}. The refit: **{verdict}**."]
     return "\n".join(lines)

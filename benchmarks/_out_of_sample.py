@@ -35,7 +35,8 @@ def out_of_sample_table(results_dir, settings, refitted=True):
         "|---" * (7 + len(columns)) + "|",
     ]
     for setting in settings:
-        for group, daily, powers in _groups(results_dir, setting, refitted):
+        groups = list(_groups(results_dir, setting, refitted))
+        for group, daily, powers in groups + _pooled(groups):
             ours = daily["ours"]
             cells = [f"{ours['rank'].mean():.4f}", f"{ours['ic'].mean():.4f}"]
             cells.append(", ".join(f"{s['rank'].mean():.4f}" for s in daily["singles"]))
@@ -45,6 +46,23 @@ def out_of_sample_table(results_dir, settings, refitted=True):
             seeds = f"{group[0]}-{group[-1]}"
             lines.append(f"| {setting} | {year} | {seeds} | {powers} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _pooled(groups):
+    """With two groups or more, one more row over all their seeds: each day's IC of the
+    configuration and of ``gru`` the mean over the groups' ensembles, ``qlib``'s the mean
+    over all its single fits, so the paired difference is the groups' mean difference."""
+    if len(groups) < 2:
+        return []
+    dailies = [daily for _, daily, _ in groups]
+
+    def mean(name):
+        return {m: sum(d[name][m] for d in dailies) / len(dailies) for m in ("rank", "ic")}
+
+    pooled = {name: mean(name) for name in ("ours", BASELINE, REFERENCE)}
+    pooled["singles"] = [single for d in dailies for single in d["singles"]]
+    seeds = tuple(seed for group, _, _ in groups for seed in group)
+    return [(seeds, pooled, ", ".join(powers for _, _, powers in groups))]
 
 
 def _groups(results_dir, setting, refitted):

@@ -21,26 +21,30 @@ def modules():
     return _bench_modules("_out_of_sample", "_accuracy_results", "_refit")
 
 
-@pytest.fixture
-def results(modules, tmp_path):
-    """Three seeds of every task the table reads; ``qlib`` weaker than the rest."""
+def _make_results(modules, path, n_seeds):
+    """``n_seeds`` seeds of every task the table reads; ``qlib`` weaker than the rest."""
     _, store, refit = modules
     rng = np.random.default_rng(1)
     shape = (len(DAYS), len(INSTRUMENTS))
     signal = {seg: rng.standard_normal(shape) for seg in ("valid", "test")}
     returns = {s: (x + 2 * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
-    _save_labels(store, tmp_path, SETTING, "rank", returns["valid"], returns["test"])
-    _save_labels(store, tmp_path, SETTING, "zscore", returns["valid"], returns["test"])
-    for seed in range(3):
+    _save_labels(store, path, SETTING, "rank", returns["valid"], returns["test"])
+    _save_labels(store, path, SETTING, "zscore", returns["valid"], returns["test"])
+    for seed in range(n_seeds):
 
         def noisy(scale):
             return {s: (x + scale * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
 
-        store.savez(store.predictions_path(tmp_path, SETTING, "qlib@icstop", seed), **noisy(1))
-        store.savez(refit.predictions_path(tmp_path, SETTING, "refit@icstop", seed), **noisy(1))
-        store.savez(store.predictions_path(tmp_path, SETTING, "gru", seed), **noisy(1))
-        store.savez(store.predictions_path(tmp_path, SETTING, "qlib", seed), **noisy(4))
-    return tmp_path
+        store.savez(store.predictions_path(path, SETTING, "qlib@icstop", seed), **noisy(1))
+        store.savez(refit.predictions_path(path, SETTING, "refit@icstop", seed), **noisy(1))
+        store.savez(store.predictions_path(path, SETTING, "gru", seed), **noisy(1))
+        store.savez(store.predictions_path(path, SETTING, "qlib", seed), **noisy(4))
+    return path
+
+
+@pytest.fixture
+def results(modules, tmp_path):
+    return _make_results(modules, tmp_path, 3)
 
 
 def _row(modules, results):
@@ -105,3 +109,17 @@ def test_without_the_refit_each_member_is_its_validated_source(modules, results)
     table = modules[0].out_of_sample_table(results, [SETTING], refitted=False).splitlines()
     row = [cell.strip() for cell in table[2].strip("|").split("|")]
     assert row[4] == f"{ours.mean():.4f}" != _row(modules, results)[4]
+
+
+def test_two_groups_add_a_row_over_all_six_seeds(modules, tmp_path):
+    """The pooled row's difference is the mean of the groups' differences, day by day."""
+    results = _make_results(modules, tmp_path, 6)
+    table = modules[0].out_of_sample_table(results, [SETTING]).splitlines()
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+    assert [row[2] for row in rows] == ["0-2", "3-5", "0-5"]
+    first, second, pooled = rows
+    assert pooled[3] == f"{first[3]}, {second[3]}"  # every member's p
+    assert pooled[6] == f"{first[6]}, {second[6]}"  # every qlib fit's rank IC
+    for column in (4, 5, 7, 8, 9, 10):  # the scores and the paired differences' means
+        means = [float(row[column].split()[0]) for row in (first, second)]
+        assert float(pooled[column].split()[0]) == pytest.approx(np.mean(means), abs=1.5e-4)

@@ -17,10 +17,10 @@ import _score_power_tables as score_power
 from _accuracy_data import EARLIER, LATER, MAIN_SETTINGS, split_name
 from _accuracy_variants import (
     BLENDS,
+    ENSEMBLE_BASE,
     LABELS_COMPARED,
     POOLS,
     PRETRAININGS,
-    RECOMMENDED,
     REFERENCE,
     SPECIAL,
     VARIANTS,
@@ -43,8 +43,8 @@ def print_tables(results_dir):
     for segment, table in ensembles.replicated_tables(results, results_dir, REFERENCE).items():
         print(f"\n### {segment}: ensembles of three seeds, replicated\n")
         print(table)
-    print(f"\n### ensembles of three seeds: {RECOMMENDED} against gru, the same seeds\n")
-    print(ensembles.paired_ensembles_table(results, results_dir, RECOMMENDED, "gru"))
+    print(f"\n### ensembles of three seeds: {ENSEMBLE_BASE} against gru, the same seeds\n")
+    print(ensembles.paired_ensembles_table(results, results_dir, ENSEMBLE_BASE, "gru"))
     print("\n### valid, scored against the returns (z-scored per day)\n")
     label_bases = [b for b in PRETRAININGS if base_spec(b)[1] != "rank"]
     rows = store.against_returns(
@@ -53,7 +53,7 @@ def print_tables(results_dir):
         lambda v: v in LABELS_COMPARED or split_name(v)[1] in label_bases,
     )
     order = [*LABELS_COMPARED, *sorted({r["variant"] for r in rows} - set(LABELS_COMPARED))]
-    print(store.build_table(rows, "valid", order, RECOMMENDED, ("IC", "Rank IC"), "IC"))
+    print(store.build_table(rows, "valid", order, ENSEMBLE_BASE, ("IC", "Rank IC"), "IC"))
     print("\n### every saved model averaged\n")
     pools = {name: lambda v, keep=keep: keep(*split_name(v)) for name, keep in POOLS.items()}
     print(ensembles.pooled_table(results, results_dir, pools, REFERENCE))

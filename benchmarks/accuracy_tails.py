@@ -1,13 +1,14 @@
-"""Where the GRU alone's Pearson IC lead over the recommended configuration comes from.
+"""Where the GRU alone's Pearson IC lead over ``qlib@icstop``'s ensembles comes from.
 
 Pearson IC weighs each day's extreme predictions by their size; rank IC does not.
-For each setting, the recommended configuration's and the GRU's ensembles of three
+For each setting, ``qlib@icstop``'s ensembles of three seeds (the recommended
+configuration before its refit and ``score_power``) and the GRU's ensembles of three
 seeds (the groups of ``accuracy.py --table``, predictions z-scored within each day and
 averaged) are scored on their raw predictions and on *normal scores*: each day's
 predictions replaced by the standard normal quantiles of their ranks, which keeps
 their order (and rank IC) and removes their tails. Printed: the mean per-day
 kurtosis of the predictions, the IC, the IC of the normal scores and the rank IC,
-mean over the seed groups, and the recommended configuration minus the GRU.
+mean over the seed groups, and ``qlib@icstop`` minus the GRU.
 
 Usage::
 
@@ -24,7 +25,7 @@ import pandas as pd
 from _accuracy_data import MAIN_SETTINGS
 from _accuracy_ensembles import seed_groups
 from _accuracy_results import averaged_predictions, by_variant, load_labels, load_results
-from _accuracy_variants import RECOMMENDED
+from _accuracy_variants import ENSEMBLE_BASE
 from accuracy import DEFAULT_RESULTS
 from scipy.stats import norm
 
@@ -51,9 +52,9 @@ def ensemble_figures(pred: pd.Series, y: pd.Series) -> dict:
 
 def setting_rows(results_dir, setting, groups, labels):
     """The table's rows of one setting: each model's figures, mean over the seed groups,
-    and the recommended configuration minus the GRU, per segment."""
+    and ``qlib@icstop`` minus the GRU, per segment."""
     figures = {}  # (segment, variant) -> one dict per group
-    for variant in (RECOMMENDED, BASELINE):
+    for variant in (ENSEMBLE_BASE, BASELINE):
         for group in groups:
             preds = averaged_predictions(
                 results_dir, setting, [(variant, s) for s in group], labels
@@ -68,9 +69,9 @@ def setting_rows(results_dir, setting, groups, labels):
     for segment in labels:
         means = {
             v: {c: np.mean([f[c] for f in figures[(segment, v)]]) for c in COLUMNS}
-            for v in (RECOMMENDED, BASELINE)
+            for v in (ENSEMBLE_BASE, BASELINE)
         }
-        difference = {c: means[RECOMMENDED][c] - means[BASELINE][c] for c in COLUMNS}
+        difference = {c: means[ENSEMBLE_BASE][c] - means[BASELINE][c] for c in COLUMNS}
         for model, values in (*means.items(), ("difference", difference)):
             form = "{:+.4f}" if model == "difference" else "{:.4f}"
             cells = " | ".join(form.format(values[c]) for c in COLUMNS)
@@ -87,7 +88,7 @@ def main(argv=None):
     print("|---|---|---|---|" + "---|" * len(COLUMNS))
     for setting in MAIN_SETTINGS:  # the issue's settings, as the campaign's tables
         groups = sorted(
-            set(seed_groups(by.get((setting, RECOMMENDED), {})))
+            set(seed_groups(by.get((setting, ENSEMBLE_BASE), {})))
             & set(seed_groups(by.get((setting, BASELINE), {})))
         )
         labels = load_labels(args.results_dir, setting)

@@ -9,7 +9,7 @@ one fit per member, so these tables stand apart from the equal-budget comparison
   replicate, paired against the reference's single seeds and against the reference's
   ensemble of the same seeds (the equal budget);
 - ``paired_ensembles_table``: one variant's ensembles against another's of the same seeds
-  (the recommended configuration against the GRU alone);
+  (``qlib@icstop``, the recommended configuration's validated fits, against the GRU alone);
 - ``pooled_table``: every saved model averaged, the ceiling of any ensemble of them.
 """
 

@@ -7,7 +7,9 @@ ensemble, each member with ``score_power="auto"``, replayed exactly as
 against ``gru``'s ensemble of them. One group has no spread over groups, so each
 difference carries the standard error over the test year's days instead: the daily IC
 of one, minus the other's on the same day (for ``qlib``, the mean of its single fits'
-daily ICs: what one fit of the default gives that day).
+daily ICs: what one fit of the default gives that day). With two groups or more, one
+more row pools them: each day's IC the mean over the groups' ensembles (over every
+single fit for ``qlib``), its difference's standard error again over the days.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import _accuracy_results as store
 import _score_power_tables as replay
 from _accuracy_ensembles import seed_groups
 
-REFERENCE, BASELINE, RECOMMENDED_BASE = "qlib", "gru", "icstop"
+REFERENCE, BASELINE = "qlib", "gru"
+#: The stopping rule of the recommended configuration's validated fits (``qlib@icstop``).
+STOP = "icstop"
 
 
 def out_of_sample_table(results_dir, settings, refitted=True):
-    """Markdown table: per setting a year later and complete group of seeds, the
-    recommended configuration's test rank IC and IC, and its daily paired differences;
-    not ``refitted``, the configuration without the refit (each member its source)."""
+    """Markdown table: per setting a year later and complete group of seeds, then over
+    all of them, the recommended configuration's test rank IC and IC, and its daily paired
+    differences; not ``refitted``, the configuration without the refit (each member its
+    source)."""
     columns = [  # (header, metric, compared with)
         (f"rank IC vs `{REFERENCE}`, one seed", "rank", REFERENCE),
         (f"IC vs `{REFERENCE}`, one seed", "ic", REFERENCE),
@@ -36,14 +41,13 @@ def out_of_sample_table(results_dir, settings, refitted=True):
     ]
     for setting in settings:
         groups = list(_groups(results_dir, setting, refitted))
-        for group, daily, powers in groups + _pooled(groups):
+        for seeds, daily, powers in groups + _pooled(groups):
             ours = daily["ours"]
             cells = [f"{ours['rank'].mean():.4f}", f"{ours['ic'].mean():.4f}"]
             cells.append(", ".join(f"{s['rank'].mean():.4f}" for s in daily["singles"]))
             for _, metric, name in columns:
                 cells.append(store.daily_paired(daily[name][metric], ours[metric]))
             year = str(ours["rank"].index[0])[:4]
-            seeds = f"{group[0]}-{group[-1]}"
             lines.append(f"| {setting} | {year} | {seeds} | {powers} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -51,22 +55,28 @@ def out_of_sample_table(results_dir, settings, refitted=True):
 def _pooled(groups):
     """With two groups or more, one more row over all their seeds: each day's IC of the
     configuration and of ``gru`` the mean over the groups' ensembles, ``qlib``'s the mean
-    over all its single fits, so the paired difference is the groups' mean difference."""
+    over all its single fits. Labelled ``first-last`` where the groups run on without a
+    gap (``0-5``), else by its groups (``0-2, 6-8``)."""
     if len(groups) < 2:
         return []
     dailies = [daily for _, daily, _ in groups]
 
-    def mean(name):
-        return {m: sum(d[name][m] for d in dailies) / len(dailies) for m in ("rank", "ic")}
+    def mean(series):
+        return {m: sum(s[m] for s in series) / len(series) for m in ("rank", "ic")}
 
-    pooled = {name: mean(name) for name in ("ours", BASELINE, REFERENCE)}
+    pooled = {name: mean([d[name] for d in dailies]) for name in ("ours", BASELINE)}
     pooled["singles"] = [single for d in dailies for single in d["singles"]]
-    seeds = tuple(seed for group, _, _ in groups for seed in group)
-    return [(seeds, pooled, ", ".join(powers for _, _, powers in groups))]
+    pooled[REFERENCE] = mean(pooled["singles"])
+    labels = [label for label, _, _ in groups]
+    first, last = labels[0].split("-")[0], labels[-1].split("-")[-1]
+    seeds = [int(x) for label in labels for x in label.split("-")]
+    gapless = all(b == a + 1 for a, b in zip(seeds[1:-1:2], seeds[2::2]))
+    label = f"{first}-{last}" if gapless else ", ".join(labels)
+    return [(label, pooled, ", ".join(powers for _, _, powers in groups))]
 
 
 def _groups(results_dir, setting, refitted):
-    """``(group, {name: {"rank", "ic": daily Series}}, powers)`` per complete seed group
+    """``("first-last", {name: {"rank", "ic": daily Series}}, powers)`` per complete seed group
     whose every file is saved; nothing for a setting without results."""
     import numpy as np
 
@@ -74,8 +84,8 @@ def _groups(results_dir, setting, refitted):
     if labels is None:
         return
     test = labels["test"]
-    source = f"qlib@{RECOMMENDED_BASE}"
-    task = f"refit@{RECOMMENDED_BASE}" if refitted else source
+    source = f"qlib@{STOP}"
+    task = f"refit@{STOP}" if refitted else source
     ours = replay._members(results_dir, setting, source, task)
     theirs = replay._members(results_dir, setting, BASELINE, BASELINE, seeds=list(ours))
     for group in seed_groups(list(ours)):
@@ -91,4 +101,4 @@ def _groups(results_dir, setting, refitted):
             REFERENCE: {m: sum(s[m] for s in singles) / len(singles) for m in ("rank", "ic")},
             "singles": singles,
         }
-        yield group, daily, ", ".join(str(ours[s]["p"]) for s in group)
+        yield f"{group[0]}-{group[-1]}", daily, ", ".join(str(ours[s]["p"]) for s in group)

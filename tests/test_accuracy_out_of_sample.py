@@ -112,7 +112,8 @@ def test_without_the_refit_each_member_is_its_validated_source(modules, results)
 
 
 def test_two_groups_add_a_row_over_all_six_seeds(modules, tmp_path):
-    """The pooled row's difference is the mean of the groups' differences, day by day."""
+    """The pooled row's difference is taken day by day: each day the groups' ensembles'
+    mean IC minus the mean of all six single fits', its standard error over the days."""
     results = _make_results(modules, tmp_path, 6)
     table = modules[0].out_of_sample_table(results, [SETTING]).splitlines()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
@@ -120,6 +121,21 @@ def test_two_groups_add_a_row_over_all_six_seeds(modules, tmp_path):
     first, second, pooled = rows
     assert pooled[3] == f"{first[3]}, {second[3]}"  # every member's p
     assert pooled[6] == f"{first[6]}, {second[6]}"  # every qlib fit's rank IC
-    for column in (4, 5, 7, 8, 9, 10):  # the scores and the paired differences' means
-        means = [float(row[column].split()[0]) for row in (first, second)]
-        assert float(pooled[column].split()[0]) == pytest.approx(np.mean(means), abs=1.5e-4)
+    groups = [daily for _, daily, _ in modules[0]._groups(results, SETTING, True)]
+    ours = (groups[0]["ours"]["rank"] + groups[1]["ours"]["rank"]) / 2
+    singles = [single["rank"] for daily in groups for single in daily["singles"]]
+    d = ours - sum(singles) / len(singles)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    assert pooled[7].startswith(f"{d.mean():+.4f} +- {se:.4f}")
+    # Not the days of the two groups strung together, whose spread is another.
+    strung = pd.concat([daily["ours"]["rank"] - daily["qlib"]["rank"] for daily in groups])
+    assert f"{strung.std(ddof=1) / np.sqrt(len(strung)):.4f}" != f"{se:.4f}"
+
+
+def test_groups_with_a_gap_are_named_one_by_one(modules, tmp_path):
+    _, store, _ = modules
+    results = _make_results(modules, tmp_path, 9)
+    store.predictions_path(results, SETTING, "qlib", 4).unlink()  # group 3-5 incomplete
+    table = modules[0].out_of_sample_table(results, [SETTING]).splitlines()
+    seeds = [line.strip("|").split("|")[2].strip() for line in table[2:]]
+    assert seeds == ["0-2", "6-8", "0-2, 6-8"]

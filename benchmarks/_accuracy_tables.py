@@ -75,6 +75,8 @@ def print_tables(results_dir):
     print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))
     print("\n### test out of sample: a year later\n")
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
+    print("\n### the refit a year later, fit by fit: the measure of the rule that kept it\n")
+    print(refit.refit_table(results_dir, list(LATER), "icstop", REFERENCE))
     if refit_rule.decide_from(results_dir)[0].startswith("dropped"):
         # Reported once, as the rule says: the configuration without the refit on test.
         print("\n### test, the refit dropped: ensembles of three seeds with score_power\n")

@@ -41,42 +41,48 @@ def out_of_sample_table(results_dir, settings, refitted=True):
     ]
     for setting in settings:
         groups = list(_groups(results_dir, setting, refitted))
-        for seeds, daily, powers in groups + _pooled(groups):
+        for row_groups, daily, powers in groups + _pooled(groups):
             ours = daily["ours"]
             cells = [f"{ours['rank'].mean():.4f}", f"{ours['ic'].mean():.4f}"]
             cells.append(", ".join(f"{s['rank'].mean():.4f}" for s in daily["singles"]))
             for _, metric, name in columns:
                 cells.append(store.daily_paired(daily[name][metric], ours[metric]))
             year = str(ours["rank"].index[0])[:4]
+            seeds = _seeds_label(row_groups)
             lines.append(f"| {setting} | {year} | {seeds} | {powers} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _seeds_label(groups):
+    """``first-last`` where the groups run on without a gap (``0-2``, ``0-5``), else each
+    group's (``0-2, 6-8``)."""
+    seeds = [seed for group in groups for seed in group]
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(f"{group[0]}-{group[-1]}" for group in groups)
+
+
+def _mean_daily(dailies):
+    """The day-by-day mean of ``{"rank", "ic": daily Series}`` dicts."""
+    return {m: sum(d[m] for d in dailies) / len(dailies) for m in ("rank", "ic")}
 
 
 def _pooled(groups):
     """With two groups or more, one more row over all their seeds: each day's IC of the
     configuration and of ``gru`` the mean over the groups' ensembles, ``qlib``'s the mean
-    over all its single fits. Labelled ``first-last`` where the groups run on without a
-    gap (``0-5``), else by its groups (``0-2, 6-8``)."""
+    over all its single fits."""
     if len(groups) < 2:
         return []
     dailies = [daily for _, daily, _ in groups]
-
-    def mean(series):
-        return {m: sum(s[m] for s in series) / len(series) for m in ("rank", "ic")}
-
-    pooled = {name: mean([d[name] for d in dailies]) for name in ("ours", BASELINE)}
+    pooled = {name: _mean_daily([d[name] for d in dailies]) for name in ("ours", BASELINE)}
     pooled["singles"] = [single for d in dailies for single in d["singles"]]
-    pooled[REFERENCE] = mean(pooled["singles"])
-    labels = [label for label, _, _ in groups]
-    first, last = labels[0].split("-")[0], labels[-1].split("-")[-1]
-    seeds = [int(x) for label in labels for x in label.split("-")]
-    gapless = all(b == a + 1 for a, b in zip(seeds[1:-1:2], seeds[2::2]))
-    label = f"{first}-{last}" if gapless else ", ".join(labels)
-    return [(label, pooled, ", ".join(powers for _, _, powers in groups))]
+    pooled[REFERENCE] = _mean_daily(pooled["singles"])
+    every_group = [group for row_groups, _, _ in groups for group in row_groups]
+    return [(every_group, pooled, ", ".join(powers for _, _, powers in groups))]
 
 
 def _groups(results_dir, setting, refitted):
-    """``("first-last", {name: {"rank", "ic": daily Series}}, powers)`` per complete seed group
+    """``([group], {name: {"rank", "ic": daily Series}}, powers)`` per complete seed group
     whose every file is saved; nothing for a setting without results."""
     import numpy as np
 
@@ -98,7 +104,7 @@ def _groups(results_dir, setting, refitted):
             BASELINE: store.daily_scores(
                 test, np.mean([theirs[s]["plain"] for s in group], axis=0)
             ),
-            REFERENCE: {m: sum(s[m] for s in singles) / len(singles) for m in ("rank", "ic")},
+            REFERENCE: _mean_daily(singles),
             "singles": singles,
         }
-        yield f"{group[0]}-{group[-1]}", daily, ", ".join(str(ours[s]["p"]) for s in group)
+        yield [group], daily, ", ".join(str(ours[s]["p"]) for s in group)

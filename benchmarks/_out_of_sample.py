@@ -90,9 +90,8 @@ def _groups(results_dir, setting, refitted):
     if labels is None:
         return
     test = labels["test"]
-    source = f"qlib@{STOP}"
-    task = f"refit@{STOP}" if refitted else source
-    ours = replay._members(results_dir, setting, source, task)
+    source = f"{replay.SOURCE}@{STOP}"
+    ours = replay._members(results_dir, setting, source, replay.member_task(STOP, refitted))
     theirs = replay._members(results_dir, setting, BASELINE, BASELINE, seeds=list(ours))
     for group in seed_groups(list(ours)):
         paths = [store.predictions_path(results_dir, setting, REFERENCE, s) for s in group]

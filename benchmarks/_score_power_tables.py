@@ -85,7 +85,7 @@ def test_table(
         "|---" * (5 + len(columns)) + "|",
     ]
     for setting in settings:
-        task = f"refit@{base}" if refitted else f"{SOURCE}@{base}"
+        task = member_task(base, refitted)
         scored, powers = _scored_groups(results_dir, setting, base, reference, baseline, task)
         if not scored:
             continue
@@ -180,6 +180,12 @@ def _members(results_dir, setting, source, task, seeds=None):
             "scores": powered_scores(raw, test_counts, p),
         }
     return members
+
+
+def member_task(base, refitted=True):
+    """The task whose test predictions each member of the recommended configuration
+    scores: the refit of ``qlib@<base>``, or, not ``refitted``, ``qlib@<base>`` itself."""
+    return f"refit@{base}" if refitted else f"{SOURCE}@{base}"
 
 
 def _scored_groups(results_dir, setting, base, reference, baseline, task, size=3):

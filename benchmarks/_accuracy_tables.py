@@ -64,7 +64,8 @@ def print_tables(results_dir):
     print("\n### the refit judged on the valid year: each setting a year earlier\n")
     print(refit.refit_table(results_dir, list(EARLIER), "icstop", REFERENCE))
     print("\n### whether the refit stays: the rule fixed before the second earlier year's fits\n")
-    print(refit_rule.rule_table(results_dir))
+    decided = refit_rule.decide_from(results_dir)
+    print(refit_rule.rule_table(decided))
     print("\n### test: the refit's ensembles of three seeds\n")
     print(refit.refit_ensembles_table(results_dir, list(MAIN_SETTINGS), "icstop", REFERENCE))
     print("\n### score_power chosen on the valid year: each setting a year earlier\n")
@@ -77,7 +78,7 @@ def print_tables(results_dir):
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
     print("\n### the refit a year later, fit by fit: the measure of the rule that kept it\n")
     print(refit.refit_table(results_dir, list(LATER), "icstop", REFERENCE))
-    if refit_rule.decide_from(results_dir)[0].startswith("dropped"):
+    if decided[0].startswith("dropped"):
         # Reported once, as the rule says: the configuration without the refit on test.
         print("\n### test, the refit dropped: ensembles of three seeds with score_power\n")
         print(score_power.test_table(results_dir, list(MAIN_SETTINGS), refitted=False))

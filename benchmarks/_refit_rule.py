@@ -82,12 +82,13 @@ def decide_from(results_dir):
     return (*decide(found), found)
 
 
-def rule_table(results_dir):
+def rule_table(decided):
     """Markdown: each setting-year's gain (mean +- standard error over seeds), its seeds,
-    whether a second-year setting loses by more than one standard error, then the verdict."""
+    whether a second-year setting loses by more than one standard error, then the verdict;
+    ``decided`` is what ``decide_from`` returned (the caller also acts on its verdict)."""
     import numpy as np
 
-    verdict, mean, summary, found = decide_from(results_dir)
+    verdict, mean, summary, found = decided
     lines = [
         f"| setting | seeds | `{TASK}` - `{SOURCE}`, test rank IC | loses by more than one s.e. |",
         "|---" * 4 + "|",

@@ -60,7 +60,7 @@ def test_rule_table_pairs_each_refit_with_its_source_seed_by_seed(rule, tmp_path
             path = refit.path(tmp_path, setting, "refit@icstop", seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(record))
-    table = rule.rule_table(tmp_path)
+    table = rule.rule_table(rule.decide_from(tmp_path))
     assert "| C-1 | 0,1,2 | +0.0040 +- 0.0000 | (not asked) |" in table
     assert "| A-2 | 0,1,2 | +0.0020 +- 0.0006 | no |" in table
     assert table.endswith("Mean gain over the six setting-years: +0.0030. The refit: **stays**.")
@@ -85,4 +85,6 @@ def test_a_second_year_setting_with_one_seed_has_no_standard_error_to_judge_by(r
     path = refit.path(tmp_path, "B-2", "refit@icstop", 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"variant": "refit@icstop", "seed": 0, "test": {"Rank IC": 0.04}}))
-    assert "| B-2 | 0 | -0.0100 +- - | one seed: not yet |" in rule.rule_table(tmp_path)
+    assert "| B-2 | 0 | -0.0100 +- - | one seed: not yet |" in rule.rule_table(
+        rule.decide_from(tmp_path)
+    )

@@ -9,7 +9,10 @@ time, so that a busy machine slows every variant alike.
 The floor is the step's matmul arithmetic divided by this machine's measured
 float32 matmul throughput (torch.mm of the recurrent shape and of a big square).
 
-    python bench_fused_rnn.py [--repeats 9] [--rows 260] [--block 512]
+    python bench_fused_rnn.py [--repeats 9] [--rows 260] [--block 512] [--dropout 0.3]
+
+``--dropout p``: both modules built with dropout ``p`` between their layers, so that
+the training day drops (the prediction runs in eval mode, without it, as a model predicts).
 """
 
 import argparse
@@ -36,13 +39,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--rows", type=int, default=260)
     ap.add_argument("--block", type=int, default=512)
+    ap.add_argument("--dropout", type=float, default=0.0)
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     if not F._numba_kernels():
         raise SystemExit("numba is not installed: the fused path falls back to torch's op")
     print(
-        f"torch {torch.__version__}, 1 thread; "
+        f"torch {torch.__version__}, 1 thread, dropout {args.dropout}; "
         f"median of {args.repeats}, interleaved; ms per call, CPU (wall)"
     )
 
@@ -59,15 +63,17 @@ def main():
     x = torch.randn(args.rows, 60, 5)
     xb = torch.randn(args.block, 60, 5)
     for name, base, fused in (("GRU", nn.GRU, FusedGRU), ("LSTM", nn.LSTM, FusedLSTM)):
-        ref = base(5, 64, 2, batch_first=True)
-        new = fused(5, 64, 2, batch_first=True)
+        ref = base(5, 64, 2, batch_first=True, dropout=args.dropout)
+        new = fused(5, 64, 2, batch_first=True, dropout=args.dropout)
         new.load_state_dict(ref.state_dict())
         lstm = base is nn.LSTM
 
         def train(m):
+            m.train()
             m(x)[0][:, -1].sum().backward()
 
         def predict(m):
+            m.eval()
             with torch.no_grad():
                 m(xb)
 

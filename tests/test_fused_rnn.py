@@ -97,6 +97,88 @@ def test_matches_nn(base, fused, shape, backend):
         _run_both(ref, new, torch.randn(size))
 
 
+class _MaskedStack(nn.Module):
+    """torch's layers one at a time, each output times a given mask on its way up: nn's
+    dropout between layers with known masks (``[T, H, N]``, the fused path's layout)."""
+
+    def __init__(self, base, masks, input_size, hidden_size, num_layers, batch_first=False, **kw):
+        super().__init__()
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.layers = nn.ModuleList(
+            base(size, hidden_size, 1, batch_first=batch_first, **kw) for size in sizes
+        )
+        # [T, H, N] -> the layers' layout: [N, T, H] batch first, else [T, N, H]
+        self.masks = [m.permute(2, 0, 1) if batch_first else m.permute(0, 2, 1) for m in masks]
+
+    def forward(self, x, hx=None):
+        finals = []
+        for k, layer in enumerate(self.layers):
+            x, final = layer(x)
+            finals.append(final)
+            if k < len(self.masks):
+                x = x * self.masks[k]
+        if isinstance(finals[0], tuple):  # LSTM: (h_n, c_n)
+            return x, tuple(torch.cat(parts) for parts in zip(*finals))
+        return x, torch.cat(finals)
+
+
+@pytest.mark.parametrize("batch_first", [True, False], ids=["batch-first", "time-major"])
+@pytest.mark.parametrize("base,fused", PAIRS, ids=IDS)
+def test_dropout_in_training_equals_torch_with_the_same_masks(
+    base, fused, batch_first, backend, monkeypatch
+):
+    """Outputs, final states and every gradient, with the masks the fused path draws
+    replaced by known ones (the ones row that carries the bias is never dropped)."""
+    kw = dict(input_size=5, hidden_size=16, num_layers=3, batch_first=batch_first, dropout=0.3)
+    torch.manual_seed(0)
+    new = fused(**kw)
+    T, N = 9, 7
+    masks = [(torch.rand(T, 16, N) > 0.3).float() / 0.7 for _ in range(2)]
+    ref = _MaskedStack(base, masks, **{k: v for k, v in kw.items() if k != "dropout"})
+    for k, layer in enumerate(ref.layers):
+        layer.load_state_dict(
+            {
+                name.replace(f"_l{k}", "_l0"): v
+                for name, v in new.state_dict().items()
+                if name.endswith(f"_l{k}")
+            }
+        )
+    from igmtf_sklearn.nets import _fused_rnn
+
+    drawn = []
+    monkeypatch.setattr(_fused_rnn, "_dropout_masks", lambda *a: drawn.append(a[1:]) or list(masks))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dropout in training no longer falls back
+        _run_both(ref, new, torch.randn((N, T, 5) if batch_first else (T, N, 5)))
+    assert drawn == [(3, 16, 0.3)]
+
+
+@pytest.mark.parametrize("base,fused", PAIRS, ids=IDS)
+def test_dropout_draws_and_where_it_applies(base, fused, backend):
+    """Masks keep each element with probability 1 - p, scaled by 1 / (1 - p); training
+    mode drops (with or without grad), eval mode is torch's model without dropout."""
+    from igmtf_sklearn.nets import _fused_rnn
+
+    torch.manual_seed(0)
+    (mask,) = _fused_rnn._dropout_masks(torch.empty(50, 9, 400), 2, 64, 0.3)
+    assert mask.shape == (50, 64, 400)
+    assert mask.unique().tolist() == [0.0, pytest.approx(1 / 0.7)]
+    assert (mask == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
+    assert _fused_rnn._dropout_masks(torch.empty(5, 9, 4), 1, 8, 0.3) == []  # one layer
+    kw = dict(input_size=5, hidden_size=16, num_layers=2, batch_first=True, dropout=0.3)
+    ref, new = _pair(base, fused, **kw)
+    x = torch.randn(7, 9, 5)
+    with torch.no_grad():
+        ref.eval(), new.eval()
+        _close(new(x)[0], ref(x)[0], "eval output")
+        new.train()
+        torch.manual_seed(1)
+        first = new(x)[0]
+        assert not torch.allclose(first, ref(x)[0], atol=1e-3)
+        torch.manual_seed(1)
+        assert torch.equal(new(x)[0], first)  # the masks follow torch's seed
+
+
 @pytest.mark.parametrize("base,fused", PAIRS, ids=IDS)
 def test_igmtf_last_step_only(base, fused, backend):
     """IGMTF's use: only out[:, -1] feeds the loss."""
@@ -159,11 +241,9 @@ def test_state_dict_both_ways(base, fused):
 
 
 @pytest.mark.parametrize("base,fused", PAIRS, ids=IDS)
-@pytest.mark.parametrize("case", ["dropout-train", "float64", "bidirectional"])
+@pytest.mark.parametrize("case", ["float64", "bidirectional"])
 def test_fallback_identical_and_warns_once(base, fused, case):
     kw = dict(input_size=5, hidden_size=16, num_layers=2, batch_first=True)
-    if case == "dropout-train":
-        kw["dropout"] = 0.3
     if case == "bidirectional":
         kw["bidirectional"] = True
     ref, new = _pair(base, fused, **kw)

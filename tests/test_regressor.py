@@ -233,6 +233,25 @@ def test_clone_and_set_params_change_the_network(market):
     assert params["hidden_size"] == 6 and params["pretrain_epochs"] == 1
 
 
+def test_dropout_trains_on_the_fused_encoder_and_a_seed_repeats_the_fit(market, monkeypatch):
+    """Dropout between the GRU's layers no longer falls back to torch's op (which warns),
+    and the masks it draws follow ``random_state``."""
+    import warnings
+
+    from igmtf_sklearn.nets import _fused_kernels
+
+    monkeypatch.setattr(_fused_kernels, "_warned", set())  # a fallback warns here, not once before
+    X, y, X_test, _ = market
+    params = {**SMALL, "num_layers": 2, "dropout": 0.3}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="fused RNN fast path not used")
+        first = IGMTFRegressor(**params).fit(X, y).predict(X_test)
+    again = IGMTFRegressor(**params).fit(X, y).predict(X_test)
+    np.testing.assert_array_equal(again, first)
+    without = IGMTFRegressor(**{**params, "dropout": 0.0}).fit(X, y).predict(X_test)
+    assert not np.allclose(without, first)
+
+
 def test_checkpoint_and_load_init_state_resume(market, tmp_path):
     X, y, X_test, _ = market
     checkpoint = Checkpoint(dirname=str(tmp_path / "ckpt"), monitor=None)

@@ -4,9 +4,12 @@ They subclass the torch modules (same constructor, parameters, ``state_dict``
 keys, gate order) and, where the fused path applies, run the layers of
 :mod:`._fused_rnn` as one autograd Function per call. Without numba, on GPU, or
 for configurations it does not cover (packed sequences, bidirectional,
-``proj_size``, dropout between layers in training, float64), ``forward`` is
-torch's own; a CPU case a user can change (e.g. ``pip install numba``) warns
-once per reason and process.
+``proj_size``, float64), ``forward`` is torch's own; a CPU case a user can
+change (e.g. ``pip install numba``) warns once per reason and process.
+
+Dropout between layers in training mode is drawn by the fused path itself, in
+its own layout: the same seed gives other masks than torch's op would (another
+draw of the same noise), and the same masks give torch's results.
 """
 
 from __future__ import annotations
@@ -43,8 +46,6 @@ class _FusedMixin:
             return "bidirectional is not fused", True
         if getattr(self, "proj_size", 0):
             return "proj_size is not fused", True
-        if self.training and self.dropout > 0 and self.num_layers > 1:
-            return "dropout between layers in training mode is not fused", True
         return None
 
     def _check(self, input, states):
@@ -73,6 +74,7 @@ class _FusedMixin:
             self._flat_weights,
             self.num_layers,
             self.batch_first,
+            self.dropout if self.training else 0.0,
         )
         if unbatched:
             res = (res[0].squeeze(0 if self.batch_first else 1), *(s.squeeze(1) for s in res[1:]))

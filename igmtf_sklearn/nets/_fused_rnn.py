@@ -275,8 +275,33 @@ def _from_fm(H, batch_first):
     return out
 
 
-def _forward(lstm, xa, h0, c0, flat, num_layers, save):
-    """All layers; returns per-layer lists ``Hs``, ``Ss`` and last cells ``cn``."""
+def _dropout_masks(x, num_layers, hidden_size, p):
+    """Inverted-dropout masks ``[T, H, N]`` for the inputs of layers 1 to L-1: nn's
+    dropout between layers (each element kept with probability ``1 - p`` and scaled by
+    ``1 / (1 - p)``), drawn in the feature-major layout. Empty when nothing is dropped."""
+    if p <= 0 or num_layers < 2:
+        return []
+    T, N = x.shape[0], x.shape[2]
+    scale = 1.0 / (1.0 - p) if p < 1 else 0.0
+    return [
+        x.new_empty((T, hidden_size, N)).bernoulli_(1.0 - p).mul_(scale)
+        for _ in range(num_layers - 1)
+    ]
+
+
+def _dropped(H, mask):
+    """The next layer's input: a layer's states ``H[1:]`` times ``mask``, ones row kept."""
+    out = H[1:].clone()
+    out[:, :-1].mul_(mask)
+    return out
+
+
+def _forward(lstm, xa, h0, c0, flat, num_layers, save, masks=()):
+    """All layers; returns per-layer lists ``Hs``, ``Ss`` and last cells ``cn``.
+
+    ``masks[l]`` (see :func:`_dropout_masks`) multiplies layer ``l``'s output on its way
+    into layer ``l + 1``; none: nothing is dropped.
+    """
     inp, Hs, Ss, cn = xa, [], [], []
     for layer, p in enumerate(_layer_params(flat, num_layers, xa)):
         if lstm:
@@ -286,7 +311,7 @@ def _forward(lstm, xa, h0, c0, flat, num_layers, save):
             H, S = _gru_layer_fwd(inp, h0[layer], *p, save=save)
         Hs.append(H)
         Ss.append(S)
-        inp = H[1:]
+        inp = _dropped(H, masks[layer]) if layer < len(masks) else H[1:]
     return Hs, Ss, cn
 
 
@@ -302,19 +327,23 @@ class _RNNFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, lstm, batch_first, num_layers, x, h0, c0, *flat):
+    def forward(ctx, lstm, batch_first, num_layers, dropout, x, h0, c0, *flat):
         xa = _to_fm(x, batch_first)
         h0, c0 = (None if s is None else s.transpose(1, 2).contiguous() for s in (h0, c0))
-        Hs, Ss, cn = _forward(lstm, xa, h0, c0, flat, num_layers, save=True)
-        ctx.save_for_backward(xa, *Hs, *Ss, *flat)
+        masks = _dropout_masks(xa, num_layers, flat[1].shape[1], dropout)
+        Hs, Ss, cn = _forward(lstm, xa, h0, c0, flat, num_layers, save=True, masks=masks)
+        # The masks, not the dropped inputs: backward remakes those with one multiply.
+        ctx.save_for_backward(xa, *Hs, *Ss, *masks, *flat)
         ctx.lstm, ctx.batch_first, ctx.num_layers = lstm, batch_first, num_layers
+        ctx.n_masks = len(masks)
         return (_from_fm(Hs[-1], batch_first), *_states_out(Hs, cn))
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
-        L, lstm = ctx.num_layers, ctx.lstm
+        L, lstm, M = ctx.num_layers, ctx.lstm, ctx.n_masks
         xa, *rest = ctx.saved_tensors
-        Hs, Ss, flat = rest[:L], rest[L : 2 * L], rest[2 * L :]
+        Hs, Ss = rest[:L], rest[L : 2 * L]
+        masks, flat = rest[2 * L : 2 * L + M], rest[2 * L + M :]
         per = len(flat) // L
         # The top layer reads its output gradient through a strided view: a
         # transposing copy would cost more than the strided reads.
@@ -322,8 +351,11 @@ class _RNNFunction(torch.autograd.Function):
         dhn = dhn.transpose(1, 2)
         grads, dh0, dc0 = [], [None] * L, [None] * L
         for layer in range(L - 1, -1, -1):
-            inp = xa if layer == 0 else Hs[layer - 1][1:]
-            need_dx = layer > 0 or ctx.needs_input_grad[3]
+            if layer == 0:
+                inp = xa
+            else:
+                inp = _dropped(Hs[layer - 1], masks[layer - 1]) if M else Hs[layer - 1][1:]
+            need_dx = layer > 0 or ctx.needs_input_grad[4]
             w_ih, w_hh = flat[per * layer], flat[per * layer + 1]
             if lstm:
                 dout, dh0[layer], dc0[layer], dw_ih, dw_hh, db = _lstm_layer_bwd(
@@ -343,27 +375,34 @@ class _RNNFunction(torch.autograd.Function):
                     inp, Hs[layer], Ss[layer], w_ih, w_hh, dout, dhn[layer], need_dx
                 )
             grads = [
-                gr if ctx.needs_input_grad[6 + per * layer + k] else None
+                gr if ctx.needs_input_grad[7 + per * layer + k] else None
                 for k, gr in enumerate(g[:per])
             ] + grads
+            if layer > 0 and M:  # through the dropout into the layer below
+                dout.mul_(masks[layer - 1])
         dx = None
         if dout is not None:
             dx = dout.permute(2, 0, 1) if ctx.batch_first else dout.permute(0, 2, 1)
         dh0 = torch.stack(dh0).transpose(1, 2)
         dc0 = torch.stack(dc0).transpose(1, 2) if lstm else None
-        return (None, None, None, dx, dh0, dc0, *grads)
+        return (None, None, None, None, dx, dh0, dc0, *grads)
 
 
-def _run(lstm, input, states, flat, num_layers, batch_first):
-    """Shared driver: the autograd Function, or a no-grad forward for prediction."""
+def _run(lstm, input, states, flat, num_layers, batch_first, dropout=0.0):
+    """Shared driver: the autograd Function, or a no-grad forward for prediction.
+
+    ``dropout``: the probability of dropping each output of a layer below the top on its
+    way up (nn's ``dropout``; the module passes 0 outside training mode).
+    """
     n = input.shape[0 if batch_first else 1]
     Hd = flat[1].shape[1]
     states = [input.new_zeros(num_layers, n, Hd) if s is None else s for s in states]
     h0, c0 = states[0], states[1] if lstm else None
     if torch.is_grad_enabled() and any(t.requires_grad for t in (input, *states, *flat)):
-        return _RNNFunction.apply(lstm, batch_first, num_layers, input, h0, c0, *flat)
+        return _RNNFunction.apply(lstm, batch_first, num_layers, dropout, input, h0, c0, *flat)
     with torch.no_grad():  # block-sized scratch, nothing kept for backward
         xa = _to_fm(input, batch_first)
         h0, c0 = (None if s is None else s.transpose(1, 2).contiguous() for s in (h0, c0))
-        Hs, _, cn = _forward(lstm, xa, h0, c0, flat, num_layers, save=False)
+        masks = _dropout_masks(xa, num_layers, Hd, dropout)
+        Hs, _, cn = _forward(lstm, xa, h0, c0, flat, num_layers, save=False, masks=masks)
         return (_from_fm(Hs[-1], batch_first), *_states_out(Hs, cn))

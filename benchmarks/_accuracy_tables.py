@@ -22,6 +22,7 @@ from _accuracy_variants import (
     POOLS,
     PRETRAININGS,
     REFERENCE,
+    SCREEN_BASES,
     SPECIAL,
     VARIANTS,
     base_spec,
@@ -84,3 +85,17 @@ def print_tables(results_dir):
         print(score_power.test_table(results_dir, list(MAIN_SETTINGS), refitted=False))
         print("\n### test out of sample, the refit dropped: a year later\n")
         print(out_of_sample.out_of_sample_table(results_dir, list(LATER), refitted=False))
+    print(f"\n### valid: the screens from a GRU stopped on the IC, against {ENSEMBLE_BASE}\n")
+    print(screens_table(results))
+
+
+def screens_table(results):
+    """Valid rows of the IGMTF tasks on ``SCREEN_BASES``, each paired with ``ENSEMBLE_BASE``
+    on the same seeds: what a screen changes, against the fit it changes."""
+    screens = [
+        r
+        for r in results
+        if split_name(r["variant"])[1] in SCREEN_BASES
+        and split_name(r["variant"])[0] not in SPECIAL
+    ]
+    return store.build_table(screens, "valid", [ENSEMBLE_BASE], ENSEMBLE_BASE)

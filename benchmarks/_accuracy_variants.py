@@ -61,6 +61,9 @@ REFERENCE = "qlib"
 #: ``score_power``: averaged over three seeds, compared with the GRU alone averaged over the
 #: same seeds (the issue's GRU target).
 ENSEMBLE_BASE = "qlib@icstop"
+#: Screens run from a GRU stopped on the validation IC: each is judged against
+#: ``ENSEMBLE_BASE``, the same fit without what it changes (``--table``'s last table).
+SCREEN_BASES = ("icstop", "dropout_icstop")
 #: Blends scored from the saved predictions, no extra fit: per seed, the average of the
 #: named tasks' predictions, each z-scored within its day. ``qlib+pretrain`` is the IGMTF
 #: together with the GRU it was built on: 8 + 8 epochs, the budget of ``gru``.

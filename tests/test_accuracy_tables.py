@@ -166,3 +166,34 @@ def test_against_returns_rescores_valid_on_the_zscored_labels(bench, tmp_path):
     shifted = {**zscored, "valid_instrument": np.roll(ranked["valid_instrument"], 1)}
     store.savez(store.labels_path(tmp_path, "C", "zscore"), **shifted)
     assert store.against_returns(rows, tmp_path, lambda v: True) == []
+
+
+def test_screens_table_pairs_each_screen_with_the_fit_it_changes(bench):
+    """Only IGMTF tasks on the screen bases, each against ``qlib@icstop`` on the seeds both
+    have; the GRUs and the tasks on Qlib's stopping rule stay out."""
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        import _accuracy_tables as tables
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+
+    def row(variant, seed, rank_ic):
+        scores = {"IC": rank_ic, "Rank IC": rank_ic, "ICIR": 1.0, "Rank ICIR": 1.0}
+        kept = {"epochs_run": 8, "best_epoch": 2}
+        return {"setting": "B", "variant": variant, "seed": seed, "valid": scores, **kept}
+
+    results = [
+        row("qlib@icstop", 0, 0.050),
+        row("qlib@icstop", 1, 0.060),
+        row("dropout@dropout_icstop", 0, 0.056),
+        row("dropout@dropout_icstop", 1, 0.062),
+        row("pretrain@dropout_icstop", 0, 0.1),
+        row("gru@icstop", 0, 0.1),
+        row("qlib", 0, 0.1),
+    ]
+    table = tables.screens_table(results)
+    assert [line.split(" | ")[1] for line in table.splitlines()[2:]] == [
+        "qlib@icstop",
+        "dropout@dropout_icstop",
+    ]
+    assert "| +0.0040 +- 0.0020 (+7%) |" in table  # paired: +0.006 and +0.002

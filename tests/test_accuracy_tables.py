@@ -190,6 +190,7 @@ def test_screens_table_pairs_each_screen_with_the_fit_it_changes(bench):
         row("pretrain@dropout_icstop", 0, 0.1),
         row("gru@icstop", 0, 0.1),
         row("qlib", 0, 0.1),
+        {**row("qlib@icstop", 0, 0.1), "setting": "A-1"},  # nothing screened there
     ]
     table = tables.screens_table(results)
     assert [line.split(" | ")[1] for line in table.splitlines()[2:]] == [

@@ -55,8 +55,12 @@ EARLIER = {
 }
 #: Each setting a year later (``C+1``: train 2017-2019, valid 2020, test 2021). Their test
 #: years (2021 for A's and C's markets, 2025 for B's) were never scored by the campaign
-#: that chose the recommended configuration: they check it once, out of sample.
-LATER = {f"{name}+1": _moved(spec, +1) for name, spec in SETTINGS.items()}
+#: that chose the recommended configuration: they check it once, out of sample. Two years
+#: later (``C+2``: valid 2021, test 2022; ``B+2`` tests 2026 up to the data's last day): a
+#: second such year, for the configuration and for the refit that lost the first.
+LATER = {
+    f"{name}+{years}": _moved(spec, +years) for years in (1, 2) for name, spec in SETTINGS.items()
+}
 SETTINGS.update(EARLIER)
 SETTINGS.update(LATER)
 FIELDS = ("close", "open", "high", "low", "volume")  # Alpha360's order; the data has no vwap

@@ -75,15 +75,17 @@ def print_tables(results_dir):
     print(score_power.once_on_average_table(results_dir, list(EARLIER)))
     print("\n### test: the refit's ensembles of three seeds with score_power\n")
     print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))
-    print("\n### test out of sample: a year later\n")
+    print("\n### test out of sample: a year and two years later\n")
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
-    print("\n### the refit a year later, fit by fit: the measure of the rule that kept it\n")
+    print(
+        "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
+    )
     print(refit.refit_table(results_dir, list(LATER), "icstop", REFERENCE))
     if decided[0].startswith("dropped"):
         # Reported once, as the rule says: the configuration without the refit on test.
         print("\n### test, the refit dropped: ensembles of three seeds with score_power\n")
         print(score_power.test_table(results_dir, list(MAIN_SETTINGS), refitted=False))
-        print("\n### test out of sample, the refit dropped: a year later\n")
+        print("\n### test out of sample, the refit dropped: a year and two years later\n")
         print(out_of_sample.out_of_sample_table(results_dir, list(LATER), refitted=False))
     print(f"\n### valid: the screens from a GRU stopped on the IC, against {ENSEMBLE_BASE}\n")
     judged = (*MAIN_SETTINGS, *EARLIER)  # a screen may be replicated a year or two earlier

@@ -296,6 +296,15 @@ def _dropped(H, mask):
     return out
 
 
+def _next_input(H, masks, layer):
+    """Layer ``layer + 1``'s input from layer ``layer``'s states ``H``.
+
+    One place decides "dropped or not", so forward and backward cannot drift apart:
+    backward remakes exactly the input forward fed the layer above.
+    """
+    return _dropped(H, masks[layer]) if layer < len(masks) else H[1:]
+
+
 def _forward(lstm, xa, h0, c0, flat, num_layers, save, masks=()):
     """All layers; returns per-layer lists ``Hs``, ``Ss`` and last cells ``cn``.
 
@@ -311,7 +320,7 @@ def _forward(lstm, xa, h0, c0, flat, num_layers, save, masks=()):
             H, S = _gru_layer_fwd(inp, h0[layer], *p, save=save)
         Hs.append(H)
         Ss.append(S)
-        inp = _dropped(H, masks[layer]) if layer < len(masks) else H[1:]
+        inp = _next_input(H, masks, layer)
     return Hs, Ss, cn
 
 
@@ -351,10 +360,7 @@ class _RNNFunction(torch.autograd.Function):
         dhn = dhn.transpose(1, 2)
         grads, dh0, dc0 = [], [None] * L, [None] * L
         for layer in range(L - 1, -1, -1):
-            if layer == 0:
-                inp = xa
-            else:
-                inp = _dropped(Hs[layer - 1], masks[layer - 1]) if M else Hs[layer - 1][1:]
+            inp = xa if layer == 0 else _next_input(Hs[layer - 1], masks, layer - 1)
             need_dx = layer > 0 or ctx.needs_input_grad[4]
             w_ih, w_hh = flat[per * layer], flat[per * layer + 1]
             if lstm:
@@ -378,7 +384,7 @@ class _RNNFunction(torch.autograd.Function):
                 gr if ctx.needs_input_grad[7 + per * layer + k] else None
                 for k, gr in enumerate(g[:per])
             ] + grads
-            if layer > 0 and M:  # through the dropout into the layer below
+            if 0 < layer <= len(masks):  # through the dropout into the layer below
                 dout.mul_(masks[layer - 1])
         dx = None
         if dout is not None:

@@ -11,6 +11,7 @@ from the predictions.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import subprocess
@@ -73,8 +74,13 @@ def _cpu_model():
     return platform.processor()
 
 
+@functools.cache
 def commit():
-    """The checkout's short commit hash, or None outside a git checkout."""
+    """The checkout's short commit hash, or None outside a git checkout.
+
+    Read once per process: a task calls it as it starts, so a result records the code it
+    ran, not a commit made while it ran.
+    """
     try:
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

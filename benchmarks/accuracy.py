@@ -141,6 +141,7 @@ def run_task(setting, variant, seed, results_dir, data_root, cache_dir):
     import torch
 
     torch.set_num_threads(1)
+    store.commit()  # the code this process runs, before a commit can land during the fit
     if choice.is_task(variant):
         task = (results_dir, data_root, cache_dir)
         return choice.run(setting, variant, seed, task, _choice_gru)

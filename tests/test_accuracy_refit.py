@@ -252,3 +252,21 @@ def test_refit_ensembles_table_scores_each_seed_group_against_the_baselines(refi
     assert cells[2] == f"{expected['Rank IC']:.4f}" and cells[3] == f"{expected['IC']:.4f}"
     # The stronger refit beats each baseline; one group has no standard error.
     assert all(cell.startswith("+") and "+- -" in cell for cell in cells[4:])
+
+
+def test_a_result_records_the_commit_its_process_started_on(monkeypatch):
+    """``commit`` is read once per process: a commit landing during a fit does not
+    relabel the fit's result with code it did not run."""
+    (store,) = _bench_modules("_accuracy_results")
+    heads = iter(["aaaa111\n", "bbbb222\n"])
+
+    def fake_git(*args, **kwargs):
+        return type("Done", (), {"stdout": next(heads)})()
+
+    store.commit.cache_clear()
+    monkeypatch.setattr(store.subprocess, "run", fake_git)
+    try:
+        assert store.commit() == "aaaa111"  # the task's start
+        assert store.commit() == "aaaa111"  # its end, after "bbbb222" landed
+    finally:
+        store.commit.cache_clear()

@@ -2,7 +2,7 @@
 
 The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a year earlier
 (``EARLIER``) appear only in the tables that judge a choice on each setting's valid year,
-and the settings a year later (``LATER``) only in the last, out of sample.
+and the settings a year or two later (``LATER``) only in the tables out of sample.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def print_tables(results_dir):
     print(score_power.test_table(results_dir, list(MAIN_SETTINGS), reference=REFERENCE))
     print("\n### test out of sample: a year and two years later\n")
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
+    print("\n### out of sample, part by part: rank IC / IC of each group of seeds\n")
+    print(out_of_sample.parts_table(results_dir, list(LATER)))
     print(
         "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
     )

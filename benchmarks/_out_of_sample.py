@@ -15,12 +15,26 @@ single fit for ``qlib``), its difference's standard error again over the days.
 from __future__ import annotations
 
 import _accuracy_results as store
+import _refit as refit
 import _score_power_tables as replay
 from _accuracy_ensembles import seed_groups
 
 REFERENCE, BASELINE = "qlib", "gru"
 #: The stopping rule of the recommended configuration's validated fits (``qlib@icstop``).
 STOP = "icstop"
+#: The configuration's parts in the order it adds them, then the GRU alone and the
+#: pretrained GRUs IGMTF starts from: ``(header, task, how a group of seeds is scored)``.
+PARTS = (
+    (f"`{REFERENCE}` one seed", REFERENCE, "one seed"),
+    (f"`{REFERENCE}` averaged", REFERENCE, "averaged"),
+    (f"`{replay.SOURCE}@{STOP}` averaged", f"{replay.SOURCE}@{STOP}", "averaged"),
+    ("refitted", f"refit@{STOP}", "averaged"),
+    ("with `score_power`: the configuration", None, "the configuration"),
+    (f"`{BASELINE}` one seed", BASELINE, "one seed"),
+    (f"`{BASELINE}` averaged", BASELINE, "averaged"),
+    ("`pretrain` averaged", "pretrain", "averaged"),
+    (f"`pretrain@{STOP}` averaged", f"pretrain@{STOP}", "averaged"),
+)
 
 
 def out_of_sample_table(results_dir, settings, refitted=True):
@@ -107,3 +121,52 @@ def _groups(results_dir, setting, refitted):
             "singles": singles,
         }
         yield [group], daily, ", ".join(str(ours[s]["p"]) for s in group)
+
+
+def parts_table(results_dir, settings):
+    """Markdown table: per setting a year or two later and complete group of seeds (each
+    row of ``out_of_sample_table`` but the pooled), the test rank IC / IC of each part of
+    the recommended configuration as it adds them (``PARTS``), then of the GRU alone and
+    of the pretrained GRUs. "averaged" scores the mean of the seeds' predictions z-scored
+    per day, as the ensembles average them; "one seed" is the mean of the single fits'
+    scores. A part with a file missing reads ``-``."""
+    lines = [
+        "| setting | test year | seeds | " + " | ".join(p[0] for p in PARTS) + " |",
+        "|---" * (3 + len(PARTS)) + "|",
+    ]
+    for setting in settings:
+        for [group], daily, _ in _groups(results_dir, setting, refitted=True):
+            test = store.load_labels(results_dir, setting)["test"]
+            cells = [
+                _rank_and_ic(daily["ours"])
+                if how == "the configuration"
+                else _part(results_dir, setting, test, task, group, how)
+                for _, task, how in PARTS
+            ]
+            year = str(test.index[0][0])[:4]
+            seeds = f"{group[0]}-{group[-1]}"
+            lines.append(f"| {setting} | {year} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _part(results_dir, setting, test, task, group, how):
+    """``rank IC / IC`` of ``task`` over ``group``'s seeds, scored as ``how`` says."""
+    import numpy as np
+
+    from igmtf_sklearn._utils._panel import day_slices
+    from igmtf_sklearn.nets._score_power import powered_scores
+
+    folder = refit.predictions_path if refit.is_task(task) else store.predictions_path
+    paths = [folder(results_dir, setting, task, seed) for seed in group]
+    if not all(path.is_file() for path in paths):
+        return "-"
+    predictions = [np.load(path)["test"] for path in paths]
+    if how == "one seed":
+        return _rank_and_ic(_mean_daily([store.daily_scores(test, p) for p in predictions]))
+    counts = day_slices(test.index)[1]
+    zscored = [powered_scores(p, counts, 1.0) for p in predictions]
+    return _rank_and_ic(store.daily_scores(test, np.mean(zscored, axis=0)))
+
+
+def _rank_and_ic(daily):
+    return f"{daily['rank'].mean():.4f} / {daily['ic'].mean():.4f}"

@@ -139,3 +139,52 @@ def test_groups_with_a_gap_are_named_one_by_one(modules, tmp_path):
     table = modules[0].out_of_sample_table(results, [SETTING]).splitlines()
     seeds = [line.strip("|").split("|")[2].strip() for line in table[2:]]
     assert seeds == ["0-2", "6-8", "0-2, 6-8"]
+
+
+def _parts_row(modules, results):
+    table = modules[0].parts_table(results, [SETTING]).splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert len(table) == 3  # header, rule, one group
+    return dict(zip(header, (cell.strip() for cell in table[2].strip("|").split("|"))))
+
+
+def test_the_parts_score_each_seed_and_the_z_scored_average_of_the_group(modules, results):
+    _, store, refit = modules
+    test = store.load_labels(results, SETTING)["test"]
+    counts = np.full(len(DAYS), len(INSTRUMENTS))
+
+    def both(daily):
+        return f"{daily['rank'].mean():.4f} / {daily['ic'].mean():.4f}"
+
+    def loaded(path):
+        return np.load(path)["test"]
+
+    singles = [
+        store.daily_scores(test, loaded(store.predictions_path(results, SETTING, "qlib", s)))
+        for s in range(3)
+    ]
+    one_seed = {m: sum(d[m] for d in singles) / 3 for m in ("rank", "ic")}
+    refits = []
+    for seed, scale in enumerate((1.0, 10.0, 0.1)):  # scales a raw average would weigh
+        path = refit.predictions_path(results, SETTING, "refit@icstop", seed)
+        refits.append(scale * loaded(path))
+        store.savez(path, valid=np.load(path)["valid"], test=refits[-1])
+    zscored = np.mean([powered_scores(r, counts, 1.0) for r in refits], axis=0)
+    row = _parts_row(modules, results)
+    assert row["seeds"] == "0-2"
+    assert row["`qlib` one seed"] == both(one_seed)
+    assert row["refitted"] == both(store.daily_scores(test, zscored))
+    raw = np.mean(refits, axis=0)
+    assert both(store.daily_scores(test, raw)) != row["refitted"]
+    # The configuration is the out-of-sample table's own ensemble.
+    rank_ic = _row(modules, results)[4]
+    assert row["with `score_power`: the configuration"].startswith(f"{rank_ic} / ")
+
+
+def test_a_part_with_a_file_missing_reads_a_dash(modules, results):
+    _, store, _ = modules
+    path = store.predictions_path(results, SETTING, "pretrain", 0)
+    store.savez(path, test=np.zeros(len(DAYS) * len(INSTRUMENTS)))  # seeds 1 and 2 missing
+    row = _parts_row(modules, results)
+    assert row["`pretrain` averaged"] == "-"
+    assert row["`qlib@icstop` averaged"] != "-"

@@ -57,7 +57,9 @@ EARLIER = {
 #: years (2021 for A's and C's markets, 2025 for B's) were never scored by the campaign
 #: that chose the recommended configuration: they check it once, out of sample. Two years
 #: later (``C+2``: valid 2021, test 2022; ``B+2`` tests 2026 up to the data's last day): a
-#: second such year, for the configuration and for the refit that lost the first.
+#: second such year, for the configuration and for the refit that lost the first. ``A+2`` is
+#: ``B-2`` (CSI 300, test 2022), whose test year judged the refit: out of sample for all
+#: but the refit.
 LATER = {
     f"{name}+{years}": _moved(spec, +years) for years in (1, 2) for name, spec in SETTINGS.items()
 }

@@ -79,6 +79,10 @@ def print_tables(results_dir):
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
     print("\n### out of sample, part by part: rank IC / IC of each group of seeds\n")
     print(out_of_sample.parts_table(results_dir, list(LATER)))
+    every_year = store.load_results(results_dir)
+    for segment, table in gru_against_igmtf_tables(every_year).items():
+        print(f"\n### {segment}: the GRU stopped on the IC against IGMTF built on it, every year\n")
+        print(table)
     print(
         "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
     )
@@ -92,6 +96,19 @@ def print_tables(results_dir):
     print(f"\n### valid: the screens from a GRU stopped on the IC, against {ENSEMBLE_BASE}\n")
     judged = (*MAIN_SETTINGS, *EARLIER)  # a screen may be replicated a year or two earlier
     print(screens_table([r for r in store.load_results(results_dir) if r["setting"] in judged]))
+
+
+def gru_against_igmtf_tables(results):
+    """``{segment: table}``: ``pretrain@icstop`` (the GRU that IGMTF starts from, stopped on
+    the valid IC) paired seed by seed with ``qlib@icstop`` (IGMTF built on it) in every
+    setting-year, earlier and later ones too: whether the valid years, where choices are
+    made, would choose the GRU alone where a test year favours it."""
+    gru = f"pretrain@{split_name(ENSEMBLE_BASE)[1]}"
+    pair = [r for r in results if r["variant"] in (ENSEMBLE_BASE, gru)]
+    return {
+        segment: store.build_table(pair, segment, [ENSEMBLE_BASE, gru], ENSEMBLE_BASE)
+        for segment in ("valid", "test")
+    }
 
 
 def screens_table(results):

@@ -198,3 +198,37 @@ def test_screens_table_pairs_each_screen_with_the_fit_it_changes(bench):
         "dropout@dropout_icstop",
     ]
     assert "| +0.0040 +- 0.0020 (+7%) |" in table  # paired: +0.006 and +0.002
+
+
+def test_the_gru_against_igmtf_pairs_the_two_seed_by_seed_in_every_setting_year():
+    """Every setting-year, earlier and later ones too; no other variant; the difference the
+    GRU's minus IGMTF's on the same seeds."""
+    from test_accuracy_refit import _bench_modules
+
+    (tables,) = _bench_modules("_accuracy_tables")
+
+    def row(setting, variant, seed, rank_ic):
+        scores = {"IC": rank_ic, "Rank IC": rank_ic, "ICIR": 0.0, "Rank ICIR": 0.0}
+        run = {"epochs_run": 8, "best_epoch": 7, "history": []}
+        return {
+            "setting": setting,
+            "variant": variant,
+            "seed": seed,
+            **run,
+            "valid": scores,
+            "test": scores,
+        }
+
+    results = [
+        row(setting, variant, seed, value + 0.001 * seed)
+        for setting in ("C-2", "A+2")
+        for variant, value in (("qlib@icstop", 0.05), ("pretrain@icstop", 0.04), ("qlib", 0.06))
+        for seed in range(3)
+    ]
+    found = tables.gru_against_igmtf_tables(results)
+    assert set(found) == {"valid", "test"}
+    lines = found["valid"].splitlines()
+    assert {line.split("|")[1].strip() for line in lines[2:]} == {"C-2", "A+2"}
+    assert not any("| qlib |" in line for line in lines)
+    gru = next(line for line in lines if line.startswith("| C-2 | pretrain@icstop |"))
+    assert "| -0.0100 +- 0.0000 (-20%) |" in gru

@@ -89,6 +89,13 @@ FEATURES = ("robust", "cs", "both")
 LABELS = ("rank", "zscore", "mixed", "gaussrank")
 
 
+def same_as(setting):
+    """The other settings of ``setting``'s market and years (``A+2`` is ``B-2``): under
+    another name, the same fits again, and no year that name's choices have not seen."""
+    spec = SETTINGS[setting]
+    return [name for name, other in SETTINGS.items() if name != setting and other == spec]
+
+
 def split_name(variant):
     """``"qlib@cs"`` -> ``("qlib", "cs")``; a plain name uses Qlib's ``robust`` features."""
     base, _, features = variant.partition("@")

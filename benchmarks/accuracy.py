@@ -55,6 +55,7 @@ from _accuracy_data import (
     MAIN_SETTINGS,
     SEGMENTS,
     SETTINGS,
+    same_as,
     segment_frames,
     split_name,
 )
@@ -286,6 +287,9 @@ def run_campaign(args):
         cmd += ["--results-dir", str(args.results_dir), "--data-root", str(args.data_root)]
         return cmd + ["--cache-dir", str(args.cache_dir)] + (["--smoke"] if args.smoke else [])
 
+    for setting in args.settings:
+        if twins := same_as(setting):
+            print(f"note: {setting} has the market and years of {twins}: its fits repeat theirs")
     tasks = schedule.plan(args.settings, args.variants, args.seeds, args.results_dir)
     schedule.run(tasks, args.jobs, command, args.results_dir)
 

@@ -188,6 +188,13 @@ def test_a_year_later_tests_on_a_year_the_main_settings_never_scored():
         assert (start, end) == tuple(
             pd.Timestamp(d) + pd.DateOffset(years=1) for d in setting["train"]
         )
+    # Two years later, one setting's test year was scored: A+2 is B-2 (CSI 300, train
+    # 2018-2020, test 2022), whose test year judged the refit (docs/accuracy.md).
+    seen = {n for n, spec in data.LATER.items() if (spec["data"], spec["test"]) in scored}
+    assert seen == {"A+2"}
+    assert data.same_as("A+2") == ["B-2"]
+    assert data.same_as("B-2") == ["A+2"]
+    assert data.same_as("C+2") == []
 
 
 def test_a_refit_alone_plans_its_sources_and_no_unused_pretraining(tmp_path):

@@ -90,8 +90,8 @@ LABELS = ("rank", "zscore", "mixed", "gaussrank")
 
 
 def same_as(setting):
-    """The other settings of ``setting``'s market and years (``A+2`` is ``B-2``): under
-    another name, the same fits again, and no year that name's choices have not seen."""
+    """The other settings of ``setting``'s market and years (``A+2`` is ``B-2``): its fits
+    repeat theirs, and its test year is theirs, with whatever was judged on it."""
     spec = SETTINGS[setting]
     return [name for name, other in SETTINGS.items() if name != setting and other == spec]
 

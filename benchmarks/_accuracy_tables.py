@@ -104,7 +104,16 @@ def gru_against_igmtf_tables(results):
     setting-year, earlier and later ones too: whether the valid years, where choices are
     made, would choose the GRU alone where a test year favours it."""
     gru = f"pretrain@{split_name(ENSEMBLE_BASE)[1]}"
-    pair = [r for r in results if r["variant"] in (ENSEMBLE_BASE, gru)]
+
+    def runs(variant):
+        return {(r["setting"], r["seed"]) for r in results if r["variant"] == variant}
+
+    both = runs(ENSEMBLE_BASE) & runs(gru)  # every column over the seeds both have
+    pair = [
+        r
+        for r in results
+        if r["variant"] in (ENSEMBLE_BASE, gru) and (r["setting"], r["seed"]) in both
+    ]
     return {
         segment: store.build_table(pair, segment, [ENSEMBLE_BASE, gru], ENSEMBLE_BASE)
         for segment in ("valid", "test")

@@ -1,5 +1,6 @@
 """The recommended configuration on years the campaign never scored: the settings a year
-later (``_accuracy_data.LATER``), scored once from their saved predictions.
+and two years later (``_accuracy_data.LATER``; ``A+2`` is ``B-2``, whose test year judged
+the refit), scored once from their saved predictions.
 
 Each complete group of three seeds is one row: the recommended configuration (the refit's
 ensemble, each member with ``score_power="auto"``, replayed exactly as
@@ -38,7 +39,7 @@ PARTS = (
 
 
 def out_of_sample_table(results_dir, settings, refitted=True):
-    """Markdown table: per setting a year later and complete group of seeds, then over
+    """Markdown table: per setting a year or two later and complete group of seeds, then over
     all of them, the recommended configuration's test rank IC and IC, and its daily paired
     differences; not ``refitted``, the configuration without the refit (each member its
     source)."""
@@ -135,15 +136,16 @@ def parts_table(results_dir, settings):
         "|---" * (3 + len(PARTS)) + "|",
     ]
     for setting in settings:
-        for [group], daily, _ in _groups(results_dir, setting, refitted=True):
-            test = store.load_labels(results_dir, setting)["test"]
+        groups = list(_groups(results_dir, setting, refitted=True))
+        test = store.load_labels(results_dir, setting)["test"] if groups else None
+        for [group], daily, _ in groups:
             cells = [
                 _rank_and_ic(daily["ours"])
                 if how == "the configuration"
                 else _part(results_dir, setting, test, task, group, how)
                 for _, task, how in PARTS
             ]
-            year = str(test.index[0][0])[:4]
+            year = str(daily["ours"]["rank"].index[0])[:4]
             seeds = f"{group[0]}-{group[-1]}"
             lines.append(f"| {setting} | {year} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -156,6 +158,8 @@ def _part(results_dir, setting, test, task, group, how):
     from igmtf_sklearn._utils._panel import day_slices
     from igmtf_sklearn.nets._score_power import powered_scores
 
+    if how not in ("one seed", "averaged"):
+        raise ValueError(f"how must be 'one seed' or 'averaged', got {how!r}")
     folder = refit.predictions_path if refit.is_task(task) else store.predictions_path
     paths = [folder(results_dir, setting, task, seed) for seed in group]
     if not all(path.is_file() for path in paths):

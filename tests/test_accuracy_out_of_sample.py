@@ -188,3 +188,28 @@ def test_a_part_with_a_file_missing_reads_a_dash(modules, results):
     row = _parts_row(modules, results)
     assert row["`pretrain` averaged"] == "-"
     assert row["`qlib@icstop` averaged"] != "-"
+
+
+def test_each_parts_row_reads_its_own_groups_seeds(modules, tmp_path):
+    """Two groups: the second row's parts come from seeds 3-5, the GRU's alone too."""
+    _, store, _ = modules
+    results = _make_results(modules, tmp_path, 6)
+    test = store.load_labels(results, SETTING)["test"]
+    table = modules[0].parts_table(results, [SETTING]).splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    rows = [
+        dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in table[2:]
+    ]
+    assert [(row["seeds"], row["test year"]) for row in rows] == [
+        ("0-2", str(DAYS[0].year)),
+        ("3-5", str(DAYS[0].year)),
+    ]
+    for row, group in zip(rows, [range(3), range(3, 6)]):
+        singles = [
+            store.daily_scores(
+                test, np.load(store.predictions_path(results, SETTING, "gru", s))["test"]
+            )
+            for s in group
+        ]
+        rank = np.mean([d["rank"].mean() for d in singles])
+        assert row["`gru` one seed"].startswith(f"{rank:.4f} / ")

@@ -288,8 +288,7 @@ def run_campaign(args):
         return cmd + ["--cache-dir", str(args.cache_dir)] + (["--smoke"] if args.smoke else [])
 
     for setting in args.settings:
-        if twins := same_as(setting):
-            twins = ", ".join(twins)
+        if twins := ", ".join(same_as(setting)):
             print(f"note: {setting} has the market and years of {twins}: its fits repeat theirs")
     tasks = schedule.plan(args.settings, args.variants, args.seeds, args.results_dir)
     schedule.run(tasks, args.jobs, command, args.results_dir)

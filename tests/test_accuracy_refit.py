@@ -277,3 +277,14 @@ def test_a_result_records_the_commit_its_process_started_on(monkeypatch):
         assert store.commit() == "aaaa111"  # its end, after "bbbb222" landed
     finally:
         store.commit.cache_clear()
+
+
+def test_the_runner_names_a_twin_setting_before_it_plans_anything(capsys, monkeypatch, tmp_path):
+    (accuracy,) = _bench_modules("accuracy")
+    monkeypatch.setattr(accuracy.schedule, "plan", lambda *args: [])
+    monkeypatch.setattr(accuracy.schedule, "run", lambda *args: None)
+    args = ["--settings", "A+2,C+2", "--variants", "qlib", "--results-dir", str(tmp_path)]
+    accuracy.run_campaign(accuracy.parse_args(args))
+    out = capsys.readouterr().out
+    assert "note: A+2 has the market and years of B-2" in out
+    assert "C+2" not in out

@@ -86,7 +86,7 @@ def print_tables(results_dir):
     print(
         "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
     )
-    print(refit.refit_table(results_dir, list(LATER), "icstop", REFERENCE))
+    print(refit.refit_table(results_dir, list(LATER), "icstop", REFERENCE, whole_groups=True))
     if decided[0].startswith("dropped"):
         # Reported once, as the rule says: the configuration without the refit on test.
         print("\n### test, the refit dropped: ensembles of three seeds with score_power\n")
@@ -102,13 +102,19 @@ def gru_against_igmtf_tables(results):
     """``{segment: table}``: ``pretrain@icstop`` (the GRU that IGMTF starts from, stopped on
     the valid IC) paired seed by seed with ``qlib@icstop`` (IGMTF built on it) in every
     setting-year, earlier and later ones too: whether the valid years, where choices are
-    made, would choose the GRU alone where a test year favours it."""
+    made, would choose the GRU alone where a test year favours it. Every column is over
+    the seeds both have; a setting a year or two later counts complete groups of three
+    only, as its out-of-sample rows do."""
     gru = f"pretrain@{split_name(ENSEMBLE_BASE)[1]}"
 
     def runs(variant):
         return {(r["setting"], r["seed"]) for r in results if r["variant"] == variant}
 
-    both = runs(ENSEMBLE_BASE) & runs(gru)  # every column over the seeds both have
+    both = runs(ENSEMBLE_BASE) & runs(gru)
+    for setting in {s for s, _ in both} & set(LATER):
+        seeds = [seed for s, seed in both if s == setting]
+        grouped = {seed for group in ensembles.seed_groups(seeds) for seed in group}
+        both -= {(setting, seed) for seed in seeds if seed not in grouped}
     pair = [
         r
         for r in results

@@ -162,11 +162,13 @@ def records(results_dir, setting):
     return found
 
 
-def refit_table(results_dir, settings, base, reference):
+def refit_table(results_dir, settings, base, reference, whole_groups=False):
     """Markdown table: per setting and measure, the source ``qlib@<base>`` (or
     ``reference``) against its refits over the seeds both have: their means and the
     refit's paired difference (mean +- standard error over seeds). The valid year's
-    second half (``refit_half``) is where the choice is made; test (``refit``) is reported."""
+    second half (``refit_half``) is where the choice is made; test (``refit``) is reported.
+    With ``whole_groups``, only complete groups of three seeds count, as the out-of-sample
+    rows report them: a seed landing mid-group leaves the table as it was."""
     source_name = f"{SOURCE}@{base}"
     measures = [  # (what, refit kind, compared with, metric)
         ("valid 2nd half, rank IC", "refit_half", "valid_half_source", "Rank IC"),
@@ -184,6 +186,9 @@ def refit_table(results_dir, settings, base, reference):
         found = records(results_dir, setting)
         for what, kind, compared_key, metric in measures:
             runs = {s: r for (v, s), r in found.items() if v == f"{kind}@{base}"}
+            if whole_groups:
+                grouped = {s for group in seed_groups(runs) for s in group}
+                runs = {s: r for s, r in runs.items() if s in grouped}
             if not runs:
                 continue
             pairs = {

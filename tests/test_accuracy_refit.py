@@ -144,6 +144,8 @@ def test_refit_table_pairs_each_seed_with_its_source_and_the_reference(refit, tm
         in rows["test, rank IC, against `qlib`"]
     )
     assert "+0.0100 +- 0.0050" in rows["test, IC"]
+    # Seeds 0 and 1 are no complete group of three: counted whole groups, nothing is left.
+    assert refit.refit_table(results, ["C"], "icstop", "qlib", whole_groups=True).count("\n") == 1
 
 
 def test_a_year_earlier_scores_the_settings_valid_year_and_runs_only_when_named():

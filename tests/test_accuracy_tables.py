@@ -226,13 +226,21 @@ def test_the_gru_against_igmtf_pairs_the_two_seed_by_seed_in_every_setting_year(
         for seed in range(3)
     ]
     results.append(row("A+2", "pretrain@icstop", 3, 0.09))  # a seed IGMTF has not: left out
+    # Seed 4 of both, in a setting a year or two later, is no complete group yet: left out
+    # there, but not in an earlier setting, which has no groups to wait for.
+    results += [
+        row(s, v, 4, 0.5) for s in ("C-2", "A+2") for v in ("qlib@icstop", "pretrain@icstop")
+    ]
     found = tables.gru_against_igmtf_tables(results)
     assert set(found) == {"valid", "test"}
     lines = found["valid"].splitlines()
     assert {line.split("|")[1].strip() for line in lines[2:]} == {"C-2", "A+2"}
     assert not any("| qlib |" in line for line in lines)
     for segment in ("valid", "test"):
-        for setting in ("C-2", "A+2"):
-            prefix = f"| {setting} | pretrain@icstop | 0,1,2 | 0.0410 +- 0.0010 |"
-            gru = next(line for line in found[segment].splitlines() if line.startswith(prefix))
-            assert "| -0.0100 +- 0.0000 (-20%) |" in gru
+        gru = next(
+            line
+            for line in found[segment].splitlines()
+            if line.startswith("| A+2 | pretrain@icstop | 0,1,2 | 0.0410 +- 0.0010 |")
+        )
+        assert "| -0.0100 +- 0.0000 (-20%) |" in gru
+        assert "| C-2 | pretrain@icstop | 0,1,2,4 |" in found[segment]

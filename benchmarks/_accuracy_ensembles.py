@@ -109,6 +109,11 @@ def seed_groups(seeds, size=3):
     return [g for g in groups if seeds.issuperset(g)]
 
 
+def whole_group_seeds(seeds, size=3):
+    """The seeds among ``seeds`` that belong to a complete group (``seed_groups``)."""
+    return {seed for group in seed_groups(seeds, size) for seed in group}
+
+
 def replicated_tables(results, results_dir, reference, segments=("valid", "test"), size=3):
     """Markdown tables, ``{segment: table}``: per variant, ensembles of ``size`` seeds, one
     per complete group of seeds (0-2, 3-5, ...), mean +- std over these replicates; and per

@@ -113,7 +113,7 @@ def gru_against_igmtf_tables(results):
     both = runs(ENSEMBLE_BASE) & runs(gru)
     for setting in {s for s, _ in both} & set(LATER):
         seeds = [seed for s, seed in both if s == setting]
-        grouped = {seed for group in ensembles.seed_groups(seeds) for seed in group}
+        grouped = ensembles.whole_group_seeds(seeds)
         both -= {(setting, seed) for seed in seeds if seed not in grouped}
     pair = [
         r

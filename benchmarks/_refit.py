@@ -31,7 +31,7 @@ from pathlib import Path
 
 import _accuracy_results as store
 from _accuracy_data import LOOKAHEAD_DAYS, split_name
-from _accuracy_ensembles import seed_groups
+from _accuracy_ensembles import seed_groups, whole_group_seeds
 
 #: Task kinds: the valid days each adds to the training days.
 KINDS = {"refit": "valid", "refit_half": "first half of valid"}
@@ -187,7 +187,7 @@ def refit_table(results_dir, settings, base, reference, whole_groups=False):
         for what, kind, compared_key, metric in measures:
             runs = {s: r for (v, s), r in found.items() if v == f"{kind}@{base}"}
             if whole_groups:
-                grouped = {s for group in seed_groups(runs) for s in group}
+                grouped = whole_group_seeds(runs)
                 runs = {s: r for s, r in runs.items() if s in grouped}
             if not runs:
                 continue

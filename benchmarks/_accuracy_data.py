@@ -63,8 +63,18 @@ EARLIER = {
 LATER = {
     f"{name}+{years}": _moved(spec, +years) for years in (1, 2) for name, spec in SETTINGS.items()
 }
+#: Each setting of A's and C's markets four and five years earlier (``A-4``: train
+#: 2012-2014, stop on 2015, test 2016; ``A-5`` tests 2015). Every valid and test year of
+#: the settings above is 2017 or later, so these years were never scored: they judge a rule
+#: that those years suggested (``_gru_rule``). Not three years earlier: ``A-3``'s and
+#: ``C-3``'s test year, 2017, is ``A-2``'s and ``C-2``'s valid year. B moved back is A's
+#: setting (``B-3`` is ``A+1``, ``B-4`` is A).
+FURTHER_BACK = {
+    f"{name}-{years}": _moved(SETTINGS[name], -years) for years in (4, 5) for name in ("A", "C")
+}
 SETTINGS.update(EARLIER)
 SETTINGS.update(LATER)
+SETTINGS.update(FURTHER_BACK)
 FIELDS = ("close", "open", "high", "low", "volume")  # Alpha360's order; the data has no vwap
 LOOKBACK_DAYS = 59  # Alpha360's longest lag
 LOOKAHEAD_DAYS = 2  # Qlib's label: close[t+2] / close[t+1] - 1

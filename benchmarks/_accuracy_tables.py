@@ -2,7 +2,8 @@
 
 The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a year earlier
 (``EARLIER``) appear only in the tables that judge a choice on each setting's valid year,
-and the settings a year or two later (``LATER``) only in the tables out of sample.
+and the settings a year or two later (``LATER``) only in the tables out of sample; those
+four and five years earlier (``FURTHER_BACK``) only in the table of the rule they judge.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import _accuracy_ensembles as ensembles
 import _accuracy_results as store
 import _feature_choice as choice
+import _gru_rule as gru_rule
 import _out_of_sample as out_of_sample
 import _refit as refit
 import _refit_rule as refit_rule
 import _score_power_tables as score_power
-from _accuracy_data import EARLIER, LATER, MAIN_SETTINGS, split_name
+from _accuracy_data import EARLIER, FURTHER_BACK, LATER, MAIN_SETTINGS, split_name
 from _accuracy_variants import (
     BLENDS,
     ENSEMBLE_BASE,
@@ -79,10 +81,15 @@ def print_tables(results_dir):
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
     print("\n### out of sample, part by part: rank IC / IC of each group of seeds\n")
     print(out_of_sample.parts_table(results_dir, list(LATER)))
-    every_year = store.load_results(results_dir)
+    # The settings further back judge a rule these tables suggested: only its table reads them.
+    every_year = [r for r in store.load_results(results_dir) if r["setting"] not in FURTHER_BACK]
     for segment, table in gru_against_igmtf_tables(every_year).items():
         print(f"\n### {segment}: the GRU stopped on the IC against IGMTF built on it, every year\n")
         print(table)
+    print(
+        "\n### the GRU alone or IGMTF, chosen on each valid year: the rule fixed before its fits\n"
+    )
+    print(gru_rule.judge(results_dir))
     print(
         "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
     )

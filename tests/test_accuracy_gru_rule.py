@@ -10,8 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_accuracy_out_of_sample import signal_and_returns
 from test_accuracy_refit import _bench_modules
-from test_accuracy_score_power import DAYS, INSTRUMENTS, _save_labels
+from test_accuracy_score_power import DAYS, INSTRUMENTS
 
 from igmtf_sklearn.metrics import daily_rank_ic
 from igmtf_sklearn.nets._score_power import choose_power, powered_scores
@@ -76,17 +77,8 @@ def _make_predictions(modules, path, setting):
     """Labels, valid returns and three seeds of the configuration's and the GRU's files;
     the GRU's test predictions follow the returns more closely."""
     rule, store, refit, _ = modules
-    rng = np.random.default_rng(3)
-    shape = (len(DAYS), len(INSTRUMENTS))
-    signal = {seg: rng.standard_normal(shape) for seg in ("valid", "test")}
-    returns = {s: (x + 2 * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
-    _save_labels(store, path, setting, "rank", returns["valid"], returns["test"])
-    _save_labels(store, path, setting, "zscore", returns["valid"], returns["test"])
+    noisy = signal_and_returns(store, path, setting, np.random.default_rng(3))
     for seed in range(3):
-
-        def noisy(scale):
-            return {s: (x + scale * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
-
         store.savez(store.predictions_path(path, setting, rule.IGMTF, seed), **noisy(3))
         store.savez(refit.predictions_path(path, setting, "refit@icstop", seed), **noisy(3))
         store.savez(store.predictions_path(path, setting, rule.GRU, seed), **noisy(0.5))

@@ -21,20 +21,27 @@ def modules():
     return _bench_modules("_out_of_sample", "_accuracy_results", "_refit")
 
 
-def _make_results(modules, path, n_seeds):
-    """``n_seeds`` seeds of every task the table reads; ``qlib`` weaker than the rest."""
-    _, store, refit = modules
-    rng = np.random.default_rng(1)
+def signal_and_returns(store, path, setting, rng):
+    """Save ``setting``'s labels and valid returns: a signal plus noise. Returns
+    ``noisy(scale)``, a model's ``{segment: predictions}``: the signal plus ``scale`` times
+    noise, so a smaller scale predicts the returns better."""
     shape = (len(DAYS), len(INSTRUMENTS))
     signal = {seg: rng.standard_normal(shape) for seg in ("valid", "test")}
     returns = {s: (x + 2 * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
-    _save_labels(store, path, SETTING, "rank", returns["valid"], returns["test"])
-    _save_labels(store, path, SETTING, "zscore", returns["valid"], returns["test"])
+    _save_labels(store, path, setting, "rank", returns["valid"], returns["test"])
+    _save_labels(store, path, setting, "zscore", returns["valid"], returns["test"])
+
+    def noisy(scale):
+        return {s: (x + scale * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
+
+    return noisy
+
+
+def _make_results(modules, path, n_seeds):
+    """``n_seeds`` seeds of every task the table reads; ``qlib`` weaker than the rest."""
+    _, store, refit = modules
+    noisy = signal_and_returns(store, path, SETTING, np.random.default_rng(1))
     for seed in range(n_seeds):
-
-        def noisy(scale):
-            return {s: (x + scale * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
-
         store.savez(store.predictions_path(path, SETTING, "qlib@icstop", seed), **noisy(1))
         store.savez(refit.predictions_path(path, SETTING, "refit@icstop", seed), **noisy(1))
         store.savez(store.predictions_path(path, SETTING, "gru", seed), **noisy(1))

@@ -63,14 +63,16 @@ EARLIER = {
 LATER = {
     f"{name}+{years}": _moved(spec, +years) for years in (1, 2) for name, spec in SETTINGS.items()
 }
-#: Each setting of A's and C's markets four and five years earlier (``A-4``: train
-#: 2012-2014, stop on 2015, test 2016; ``A-5`` tests 2015). Every valid and test year of
-#: the settings above is 2017 or later, so these years were never scored: they judge a rule
-#: that those years suggested (``_gru_rule``). Not three years earlier: ``A-3``'s and
-#: ``C-3``'s test year, 2017, is ``A-2``'s and ``C-2``'s valid year. B moved back is A's
-#: setting (``B-3`` is ``A+1``, ``B-4`` is A).
+#: Each setting of A's and C's markets four and six years earlier (``A-4``: train
+#: 2012-2014, stop on 2015, test 2016; ``A-6``: train 2010-2012, stop on 2013, test 2014).
+#: Every valid and test year of the settings above is 2017 or later, so these years were
+#: never scored: they judge a rule that those years suggested (``_gru_rule``), ``A-4``
+#: first. Not three years earlier: ``A-3``'s and ``C-3``'s test year, 2017, is ``A-2``'s and
+#: ``C-2``'s valid year; nor five: ``A-5``'s test year is ``A-4``'s valid year. B moved back
+#: is A's setting (``B-3`` is ``A+1``, ``B-4`` is A). ``A-6``'s first weeks of 2010 have
+#: features with fewer lags than 60 days (the data begin on 2010-01-04), filled as missing.
 FURTHER_BACK = {
-    f"{name}-{years}": _moved(SETTINGS[name], -years) for years in (4, 5) for name in ("A", "C")
+    f"{name}-{years}": _moved(SETTINGS[name], -years) for years in (4, 6) for name in ("A", "C")
 }
 SETTINGS.update(EARLIER)
 SETTINGS.update(LATER)

@@ -3,7 +3,7 @@
 The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a year earlier
 (``EARLIER``) appear only in the tables that judge a choice on each setting's valid year,
 and the settings a year or two later (``LATER``) only in the tables out of sample; those
-four and five years earlier (``FURTHER_BACK``) only in the table of the rule they judge.
+four and six years earlier (``FURTHER_BACK``) only in the table of the rule they judge.
 """
 
 from __future__ import annotations

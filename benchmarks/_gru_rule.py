@@ -6,7 +6,7 @@ On ``A+2``'s 2022 the GRU that IGMTF starts from, stopped on the valid IC
 its valid year prefers it would have taken it on A, ``A-1`` and ``A+2``. That lead came
 from looking at the campaign's setting-years, so it cannot be judged on them.
 docs/accuracy.md ("To continue") fixed this rule before any fit of the settings four and
-five years earlier (``_accuracy_data.FURTHER_BACK``), whose years no table scored:
+six years earlier (``_accuracy_data.FURTHER_BACK``), whose years no table scored:
 
 - on each setting-year of a round (``ROUNDS``), over ``SEEDS``, the choice is the GRU
   alone if ``pretrain@icstop``'s mean valid rank IC is above ``qlib@icstop``'s, else the
@@ -24,9 +24,10 @@ from __future__ import annotations
 import _accuracy_results as store
 import _score_power_tables as replay
 
-#: The setting-years each round judges: first those four years earlier (test 2016), then,
-#: only if the first round never takes the GRU, those five years earlier (test 2015).
-ROUNDS = (("A-4", "C-4"), ("A-5", "C-5"))
+#: The setting-years each round judges: first those four years earlier (stop on 2015, test
+#: 2016), then, only if the first round never takes the GRU, those six years earlier (stop
+#: on 2013, test 2014): no round's valid or test year is one an earlier round scored.
+ROUNDS = (("A-4", "C-4"), ("A-6", "C-6"))
 SEEDS = (0, 1, 2)
 GRU, IGMTF = "pretrain@icstop", "qlib@icstop"
 

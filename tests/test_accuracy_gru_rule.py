@@ -51,11 +51,14 @@ def test_a_mean_loss_or_one_clear_loss_rejects_it(modules):
 
 
 def _write_valid(store, path, setting, variant, ranks):
+    """Each seed's result; its test rank IC orders the variants the other way round, so a
+    choice made on test would differ."""
     for seed, rank_ic in enumerate(ranks):
         task = store.task_path(path, setting, variant, seed)
         task.parent.mkdir(parents=True, exist_ok=True)
         record = {"setting": setting, "variant": variant, "seed": seed}
-        task.write_text(json.dumps({**record, "valid": {"Rank IC": rank_ic}}))
+        record.update(valid={"Rank IC": rank_ic}, test={"Rank IC": 1 - rank_ic})
+        task.write_text(json.dumps(record))
 
 
 def test_the_choice_reads_the_valid_year_alone(modules, tmp_path):
@@ -68,8 +71,8 @@ def test_the_choice_reads_the_valid_year_alone(modules, tmp_path):
     assert "| A-4 | 0.0300 | 0.0317 | IGMTF | none: it is the configuration |" in judged
     assert "A-4 and C-4: **no evidence: it kept IGMTF on every setting-year**." in judged
     assert judged.endswith(
-        f"waiting for A-5: {rule.GRU} seed(s) 0, 1, 2 and {rule.IGMTF} seed(s) 0, 1, 2; "
-        f"C-5: {rule.GRU} seed(s) 0, 1, 2 and {rule.IGMTF} seed(s) 0, 1, 2."
+        f"waiting for A-6: {rule.GRU} seed(s) 0, 1, 2 and {rule.IGMTF} seed(s) 0, 1, 2; "
+        f"C-6: {rule.GRU} seed(s) 0, 1, 2 and {rule.IGMTF} seed(s) 0, 1, 2."
     )
 
 
@@ -77,11 +80,11 @@ def _make_predictions(modules, path, setting):
     """Labels, valid returns and three seeds of the configuration's and the GRU's files;
     the GRU's test predictions follow the returns more closely."""
     rule, store, refit, _ = modules
-    noisy = signal_and_returns(store, path, setting, np.random.default_rng(3))
+    noisy = signal_and_returns(store, path, setting, np.random.default_rng(3), tails=True)
     for seed in range(3):
-        store.savez(store.predictions_path(path, setting, rule.IGMTF, seed), **noisy(3))
-        store.savez(refit.predictions_path(path, setting, "refit@icstop", seed), **noisy(3))
-        store.savez(store.predictions_path(path, setting, rule.GRU, seed), **noisy(0.5))
+        store.savez(store.predictions_path(path, setting, rule.IGMTF, seed), **noisy(1))
+        store.savez(refit.predictions_path(path, setting, "refit@icstop", seed), **noisy(1))
+        store.savez(store.predictions_path(path, setting, rule.GRU, seed), **noisy(0.3))
 
 
 def test_a_gru_choice_is_scored_against_the_configuration_day_by_day(modules, tmp_path):
@@ -95,19 +98,26 @@ def test_a_gru_choice_is_scored_against_the_configuration_day_by_day(modules, tm
     test = store.load_labels(tmp_path, "A-4")["test"]
     valid_returns = store.load_labels(tmp_path, "A-4", "zscore")["valid"].to_numpy()
     counts = np.full(len(DAYS), len(INSTRUMENTS))
-    ours, gru = [], []
+    ours, gru, powers = [], [], []
     for seed in range(3):  # the configuration and the GRU replayed by hand
         valid = np.load(store.predictions_path(tmp_path, "A-4", rule.IGMTF, seed))["valid"]
         raw = np.load(refit.predictions_path(tmp_path, "A-4", "refit@icstop", seed))["test"]
-        ours.append(powered_scores(raw, counts, choose_power(valid, valid_returns, counts)))
+        powers.append(choose_power(valid, valid_returns, counts))
+        ours.append(powered_scores(raw, counts, powers[-1]))
         raw = np.load(store.predictions_path(tmp_path, "A-4", rule.GRU, seed))["test"]
         gru.append(powered_scores(raw, counts, 1.0))
+    assert max(powers) > 1.0  # score_power changes the configuration's order here
     d = daily_rank_ic(test, np.mean(gru, axis=0)) - daily_rank_ic(test, np.mean(ours, axis=0))
     judged = rule.judge(tmp_path)
     se = d.std(ddof=1) / np.sqrt(len(d))
     assert f"| A-4 | 0.0500 | 0.0400 | GRU | {d.mean():+.4f} +- {se:.4f} |" in judged
     assert d.mean() > se and judged.endswith("A-4 and C-4: **adopted**.")
-    assert "A-5" not in judged  # a round that took the GRU is the last
+    assert "A-6" not in judged  # a round that took the GRU is the last, adopted or not
+    for seed in range(3):  # the GRU now loses its test year: rejected, and still the last
+        path = store.predictions_path(tmp_path, "A-4", rule.GRU, seed)
+        store.savez(path, valid=np.load(path)["valid"], test=-np.load(path)["test"])
+    judged = rule.judge(tmp_path)
+    assert "A-4 and C-4: **rejected: the mean gain" in judged and "A-6" not in judged
 
 
 def test_the_rules_years_were_never_scored(modules):
@@ -121,8 +131,23 @@ def test_the_rules_years_were_never_scored(modules):
         assert (spec["data"], spec["valid"]) not in scored
         assert (spec["data"], spec["test"]) not in scored
         assert data.same_as(name) == []
-    # A-3 would not do: its test year, 2017, is A-2's valid year
+    # nor did an earlier round score a later round's years (it is judged after the first)
+    for first, later in zip(rule.ROUNDS, rule.ROUNDS[1:]):
+        used = {
+            (data.SETTINGS[n]["data"], data.SETTINGS[n][g])
+            for n in first
+            for g in ("valid", "test")
+        }
+        for name in later:
+            assert (
+                not {
+                    (data.SETTINGS[name]["data"], data.SETTINGS[name][g]) for g in ("valid", "test")
+                }
+                & used
+            )
+    # A-3 would not do: its test year, 2017, is A-2's valid year; nor A-5: 2015 is A-4's
     assert data._moved(data.SETTINGS["A"], -3)["test"] == data.SETTINGS["A-2"]["valid"]
+    assert data._moved(data.SETTINGS["A"], -5)["test"] == data.SETTINGS["A-4"]["valid"]
 
 
 def test_only_the_rules_table_reads_the_settings_further_back(modules, tmp_path, capsys):
@@ -143,3 +168,4 @@ def test_only_the_rules_table_reads_the_settings_further_back(modules, tmp_path,
     assert "| A-4 |" not in section  # no choice is shown while the round waits
     assert "waiting for A-4: the configuration's refits" in section
     assert f"; C-4: {rule.GRU} seed(s) 0, 1, 2 and" in section
+    assert "A-6" not in section  # a round that waits is not passed over

@@ -21,13 +21,15 @@ def modules():
     return _bench_modules("_out_of_sample", "_accuracy_results", "_refit")
 
 
-def signal_and_returns(store, path, setting, rng):
-    """Save ``setting``'s labels and valid returns: a signal plus noise. Returns
-    ``noisy(scale)``, a model's ``{segment: predictions}``: the signal plus ``scale`` times
-    noise, so a smaller scale predicts the returns better."""
+def signal_and_returns(store, path, setting, rng, tails=False):
+    """Save ``setting``'s labels and valid returns: a signal plus noise (with ``tails``, the
+    signal's sign times its square, so a power above one pays). Returns ``noisy(scale)``, a
+    model's ``{segment: predictions}``: the signal plus ``scale`` times noise, so a smaller
+    scale predicts the returns better."""
     shape = (len(DAYS), len(INSTRUMENTS))
     signal = {seg: rng.standard_normal(shape) for seg in ("valid", "test")}
-    returns = {s: (x + 2 * rng.standard_normal(shape)).ravel() for s, x in signal.items()}
+    shaped = {s: np.sign(x) * x**2 if tails else x for s, x in signal.items()}
+    returns = {s: (x + 2 * rng.standard_normal(shape)).ravel() for s, x in shaped.items()}
     _save_labels(store, path, setting, "rank", returns["valid"], returns["test"])
     _save_labels(store, path, setting, "zscore", returns["valid"], returns["test"])
 

@@ -20,7 +20,7 @@ The days added stop ``LOOKAHEAD_DAYS`` trading days before the first day scored:
 labels are only known then. Features keep the normalisation fitted on the training years.
 Results: ``<results>/<setting>/refit/<variant>_seed<k>.json`` and, beside them,
 ``preds/<variant>_seed<k>.npz`` (valid and test predictions; valid's in-sample for
-``refit``), so the main tables, which score full valid years, leave them out.
+``refit``; with ``valid_base``, ``test_base``, the refit's GRU alone), so the main tables, which score full valid years, leave them out.
 """
 
 from __future__ import annotations
@@ -114,6 +114,11 @@ def run(results_dir, setting, variant, seed, frames, fit):
         name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
         for name in ("valid", "test")
     }
+    base = _refitted_base(model)
+    if base is not None:  # the GRU alone, refitted: what the GRU-or-IGMTF option predicts
+        for name in ("valid", "test"):
+            preds[f"{name}_base"] = np.asarray(base.predict(frames[name][0]), dtype=np.float32)
+            preds[f"{name}_base"] = preds[f"{name}_base"].ravel()
     store.savez(predictions_path(results_dir, setting, variant, seed), **preds)
     days = X.index.get_level_values(0)
     record = {
@@ -135,6 +140,12 @@ def run(results_dir, setting, variant, seed, frames, fit):
         record.update(_scored_halves(results_dir, setting, variant, seed, frames, preds, scored))
     store.write_json(path(results_dir, setting, variant, seed), record)
     return record
+
+
+def _refitted_base(model):
+    """The GRU the refit pretrained on the same days (the IGMTF's ``pretrained``), or None."""
+    base = getattr(model, "pretrained", None)
+    return base if hasattr(base, "predict") else None
 
 
 def _scored_halves(results_dir, setting, variant, seed, frames, preds, scored):

@@ -113,6 +113,43 @@ def test_kept_epochs_follow_each_sources_stopping_rule(refit, tmp_path):
     assert refit.kept_epochs(tmp_path / "results", "C", "refit", 0) == (3, 1)
 
 
+class _Constant:
+    """A stand-in fitted model that predicts ``value`` on every row."""
+
+    def __init__(self, value, pretrained=None):
+        self.value, self.pretrained = value, pretrained
+
+    def predict(self, X):
+        return np.full(len(X), self.value, dtype=np.float32)
+
+
+def test_refit_saves_its_own_gru_beside_the_igmtf_it_refits(refit, tmp_path):
+    """The GRU-or-IGMTF option predicts with the refitted GRU where the GRU won validation:
+    its predictions must be kept with the refit's."""
+    results = tmp_path / "results" / "C"
+    ic, loss = [0.01, 0.03, 0.02], [0.99, 0.98, 0.97]
+    for variant in ("pretrain@icstop", "qlib@icstop"):
+        record = {"variant": variant, "history": _history(ic, loss)}
+        _write(results / f"{variant}_seed0.json", {**record, "params": {"monitor": "'valid_ic'"}})
+    frames = _frames()
+
+    def fit(X, y, pretrain_epochs, epochs):
+        return _Constant(1.0, pretrained=_Constant(2.0))
+
+    refit.run(tmp_path / "results", "C", "refit@icstop", 0, frames, fit)
+    saved = np.load(refit.predictions_path(tmp_path / "results", "C", "refit@icstop", 0))
+    assert set(saved) == {"valid", "test", "valid_base", "test_base"}
+    assert (saved["test"] == 1.0).all() and (saved["test_base"] == 2.0).all()
+    assert len(saved["test_base"]) == len(frames["test"][0])
+
+    def fit_without_base(X, y, pretrain_epochs, epochs):
+        return _Constant(1.0)
+
+    refit.run(tmp_path / "results", "C", "refit@icstop", 0, frames, fit_without_base)
+    saved = np.load(refit.predictions_path(tmp_path / "results", "C", "refit@icstop", 0))
+    assert set(saved) == {"valid", "test"}
+
+
 def test_refit_table_pairs_each_seed_with_its_source_and_the_reference(refit, tmp_path):
     results = tmp_path / "results"
     scores = lambda rank_ic: {"IC": rank_ic / 2, "Rank IC": rank_ic}  # noqa: E731

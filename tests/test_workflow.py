@@ -350,6 +350,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
         ema_halflife=1.0,
         label_norm="csgaussrank",
         score_power="auto",
+        base_fallback=True,
     )
     config["report"] = False
     result = run_workflow(config, progress=False)
@@ -361,6 +362,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
     assert model.module_.residual_head and "fc_out.weight" in model.module_.state_dict()
     assert model.label_norm == "csgaussrank"
     assert model.score_power == "auto" and model.score_power_ in POWERS
+    assert model.base_fallback and model.base_chosen_ in (True, False)
 
 
 def test_config_refuses_an_unknown_pretrain_monitor(tmp_path):

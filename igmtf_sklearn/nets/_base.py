@@ -131,13 +131,20 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
             y_pred = self.evaluation_step(batch, training=training)
             yield to_device(y_pred[batch[0]["mask"]], device=device)
 
-    def _fit(self, X, y, **fit_params):
-        """``fit``: check parameters and data before any work, split by date, train, and
-        with ``refit`` train again on every day for the epochs validation kept."""
+    # Fitted attributes that only some fits set: an earlier fit's are cleared first.
+    _per_fit_attributes = ("validation_history_", "refit_epochs_", "score_power_")
+
+    def _check_fit(self):
+        """Refuse, before any work, parameters that cannot be fitted together."""
         validate_estimator_parameters(self)
         check_refit(self)
         check_score_power(self)
-        for stale in ("validation_history_", "refit_epochs_", "score_power_"):  # earlier fits'
+
+    def _fit(self, X, y, **fit_params):
+        """``fit``: check parameters and data before any work, split by date, train, and
+        with ``refit`` train again on every day for the epochs validation kept."""
+        self._check_fit()
+        for stale in self._per_fit_attributes:
             vars(self).pop(stale, None)
         layout = self._input_layout(X)
         panel = self._make_panel(X, y, fitting=True)
@@ -145,11 +152,15 @@ class _PanelNet(_PanelInputsMixin, NeuralNetRegressor):
         train, valid = self._split(panel)
         every_day = refit_panel(panel, train, valid) if self.refit and valid is not None else None
         self._fit_panels(train, valid, layout, **fit_params)
+        self._after_validated_fit(valid)
         if self.score_power is not None:  # chosen before a refit leaves no validation
             self.score_power_ = self._validated_score_power(valid)
         if every_day is not None:
             self._refit(every_day, layout, **fit_params)
         return self
+
+    def _after_validated_fit(self, valid):
+        """Hook run once the validated fit ends, before ``score_power`` and a refit."""
 
     def _validated_score_power(self, valid):
         """``score_power``, or with ``"auto"`` the power chosen on the validation days

@@ -19,6 +19,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _SCORING_ROWS, _draw_seed, _PanelNet
+from ._base_fallback import _BaseFallbackMixin
 from ._date_split import DateValidSplit
 from ._day_data import DayBlockIterator, OneDayIterator
 from ._memory_bank import _MemoryBankMixin
@@ -41,7 +42,7 @@ __all__ = ["IGMTFRegressor"]
 
 
 @register_net
-class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
+class IGMTFRegressor(_BaseFallbackMixin, _PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
     """Qlib's IGMTF (instance-wise graph stock-return model) as a scikit-learn estimator.
 
     ``fit`` takes Alpha360-layout features on a ``(datetime, instrument)``
@@ -206,6 +207,13 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         IC among 0.5-3, kept only where it beats ``p = 1`` by more than one
         standard error (``docs/accuracy.md``). With ``refit``, the validated
         fit chooses it.
+    base_fallback : bool, default=False
+        When True, ``fit`` compares IGMTF with the base it pretrained on the
+        validation days, by the mean daily IC of the epoch each kept, and
+        where the base scores higher the estimator predicts with the base
+        alone (``base_chosen_``): ``score_power="auto"`` then chooses on the
+        base's validation predictions, and ``refit`` refits the base alone.
+        Needs pretraining in ``fit`` and validation. False is Qlib's model.
     **kwargs
         skorch's parameters (``callbacks``, ``device``, ``warm_start``,
         ``verbose``, ``module__*``, ``optimizer__*`` ...).
@@ -231,10 +239,17 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         With ``refit``, the epochs the refit trained for, those early stopping
         kept: ``{"max_epochs": E, "pretrain_epochs": P}``, IGMTF's and (when
         ``fit`` pretrained one) its base's. ``pretrained_model_`` is then the
-        refit's base.
+        refit's base. With ``base_chosen_``, the base alone is refit:
+        ``{"pretrain_epochs": P}``.
     score_power_ : float
         With ``score_power``, the power ``predict`` applies to each day's
         z-scored outputs.
+    base_chosen_ : bool
+        With ``base_fallback``, whether the base scored higher on validation, so
+        that ``predict`` returns ``pretrained_model_``'s predictions.
+    validation_ics_ : dict of str to float
+        With ``base_fallback``, the two validation scores compared:
+        ``{"base": ..., "igmtf": ...}``.
     d_feat_, seq_len_ : int
         Fields and lags of the input layout.
     n_features_in_ : int
@@ -268,6 +283,7 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         "pretrain_patience": [Interval(Integral, 1, None, closed="left"), None],
         "pretrain_monitor": [StrOptions({"valid_loss", "valid_ic"})],
         "pretrained": [dict, str, os.PathLike, RNNRegressor, None],
+        "base_fallback": ["boolean"],
     }
 
     def __init__(
@@ -306,6 +322,7 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         train_split: Callable | None = DateValidSplit(0.2, gap_days=2),  # noqa: B008 - skorch's idiom
         refit: bool = False,
         score_power: float | Literal["auto"] | None = None,
+        base_fallback: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -344,6 +361,7 @@ class IGMTFRegressor(_PretrainedBaseMixin, _MemoryBankMixin, _PanelNet):
         self.n_threads = n_threads
         self.refit = refit
         self.score_power = score_power
+        self.base_fallback = base_fallback
 
     _progress_unit = "days"
 

@@ -118,8 +118,9 @@ def _net_state(net):
         "n_features_in_": net.n_features_in_,
         "feature_names_in_": [str(c) for c in net.feature_names_in_],
     }
-    if hasattr(net, "score_power_"):
-        fitted["score_power_"] = net.score_power_
+    for name in ("score_power_", "base_chosen_", "validation_ics_"):  # set by some fits only
+        if hasattr(net, name):
+            fitted[name] = getattr(net, name)
     state = {
         "class": type(net).__name__,
         "params": _plain_params(net),

@@ -3,13 +3,15 @@
 The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a year earlier
 (``EARLIER``) appear only in the tables that judge a choice on each setting's valid year,
 and the settings a year or two later (``LATER``) only in the tables out of sample; those
-four and six years earlier (``FURTHER_BACK``) only in the table of the rule they judge.
+four and six years earlier (``FURTHER_BACK``) only in the tables of the rule, and of the
+option it led to, that they judge.
 """
 
 from __future__ import annotations
 
 import _accuracy_ensembles as ensembles
 import _accuracy_results as store
+import _base_fallback as base_fallback
 import _feature_choice as choice
 import _gru_rule as gru_rule
 import _out_of_sample as out_of_sample
@@ -81,8 +83,7 @@ def print_tables(results_dir):
     print(out_of_sample.out_of_sample_table(results_dir, list(LATER)))
     print("\n### out of sample, part by part: rank IC / IC of each group of seeds\n")
     print(out_of_sample.parts_table(results_dir, list(LATER)))
-    # The settings further back judge a rule these tables suggested: only its table reads them.
-    every_year = [r for r in store.load_results(results_dir) if r["setting"] not in FURTHER_BACK]
+    every_year = store.load_results(results_dir)
     for segment, table in gru_against_igmtf_tables(every_year).items():
         print(f"\n### {segment}: the GRU stopped on the IC against IGMTF built on it, every year\n")
         print(table)
@@ -90,6 +91,8 @@ def print_tables(results_dir):
         "\n### the GRU alone or IGMTF, chosen on each valid year: the rule fixed before its fits\n"
     )
     print(gru_rule.judge(results_dir))
+    print("\n### base_fallback measured: the plan fixed before the fits of A-6 and C-6\n")
+    print(base_fallback.judge(results_dir))
     print(
         "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
     )
@@ -111,8 +114,10 @@ def gru_against_igmtf_tables(results):
     setting-year, earlier and later ones too: whether the valid years, where choices are
     made, would choose the GRU alone where a test year favours it. Every column is over
     the seeds both have; a setting a year or two later counts complete groups of three
-    only, as its out-of-sample rows do."""
+    only, as its out-of-sample rows do. The settings further back (``FURTHER_BACK``) judge
+    the rule this table suggested, so they are not in it."""
     gru = f"pretrain@{split_name(ENSEMBLE_BASE)[1]}"
+    results = [r for r in results if r["setting"] not in FURTHER_BACK]
 
     def runs(variant):
         return {(r["setting"], r["seed"]) for r in results if r["variant"] == variant}

@@ -22,6 +22,7 @@ six years earlier (``_accuracy_data.FURTHER_BACK``), whose years no table scored
 from __future__ import annotations
 
 import _accuracy_results as store
+import _out_of_sample as out_of_sample
 import _score_power_tables as replay
 
 #: The setting-years each round judges: first those four years earlier (stop on 2015, test
@@ -51,23 +52,17 @@ def daily_gain(results_dir, setting):
     """Day by day, the test rank IC of the GRU alone (``SEEDS`` averaged, z-scored per day)
     minus the recommended configuration's (their refits with ``score_power``, averaged), or
     the text of what is missing."""
-    import numpy as np
-
-    from igmtf_sklearn._utils._panel import day_slices
-    from igmtf_sklearn.nets._score_power import powered_scores
-
     labels = store.load_labels(results_dir, setting)
     configuration = replay._members(
         results_dir, setting, IGMTF, replay.member_task("icstop"), seeds=SEEDS
     )
-    paths = [store.predictions_path(results_dir, setting, GRU, seed) for seed in SEEDS]
-    if labels is None or len(configuration) < len(SEEDS) or not all(p.is_file() for p in paths):
+    gru = None
+    if labels is not None:
+        gru = out_of_sample.averaged_daily(results_dir, setting, labels["test"], GRU, SEEDS)
+    if gru is None or len(configuration) < len(SEEDS):
         return f"{setting}: the configuration's refits and valid returns, or {GRU}'s predictions"
-    test = labels["test"]
-    counts = day_slices(test.index)[1]
-    gru = np.mean([powered_scores(np.load(p)["test"], counts, 1.0) for p in paths], axis=0)
-    ours = np.mean([configuration[s]["scores"] for s in SEEDS], axis=0)
-    return store.daily_scores(test, gru)["rank"] - store.daily_scores(test, ours)["rank"]
+    ours = out_of_sample.configuration_daily(labels["test"], configuration, SEEDS)
+    return gru["rank"] - ours["rank"]
 
 
 def decide(choices, gains):

@@ -114,7 +114,7 @@ def _groups(results_dir, setting, refitted):
             continue
         singles = [store.daily_scores(test, np.load(p)["test"]) for p in paths]
         daily = {
-            "ours": store.daily_scores(test, np.mean([ours[s]["scores"] for s in group], axis=0)),
+            "ours": configuration_daily(test, ours, group),
             BASELINE: store.daily_scores(
                 test, np.mean([theirs[s]["plain"] for s in group], axis=0)
             ),
@@ -155,21 +155,45 @@ def _part(results_dir, setting, test, task, group, how):
     """``rank IC / IC`` of ``task`` over ``group``'s seeds, scored as ``how`` says."""
     import numpy as np
 
+    if how not in ("one seed", "averaged"):
+        raise ValueError(f"how must be 'one seed' or 'averaged', got {how!r}")
+    if how == "averaged":
+        daily = averaged_daily(results_dir, setting, test, task, group)
+        return "-" if daily is None else _rank_and_ic(daily)
+    paths = _test_paths(results_dir, setting, task, group)
+    if not all(path.is_file() for path in paths):
+        return "-"
+    return _rank_and_ic(_mean_daily([store.daily_scores(test, np.load(p)["test"]) for p in paths]))
+
+
+def averaged_daily(results_dir, setting, test, task, seeds):
+    """``{"rank", "ic": daily Series}`` of ``task``'s test predictions over ``seeds``, each
+    z-scored per day, averaged, as the ensembles average them; None while a file is
+    missing."""
+    import numpy as np
+
     from igmtf_sklearn._utils._panel import day_slices
     from igmtf_sklearn.nets._score_power import powered_scores
 
-    if how not in ("one seed", "averaged"):
-        raise ValueError(f"how must be 'one seed' or 'averaged', got {how!r}")
-    folder = refit.predictions_path if refit.is_task(task) else store.predictions_path
-    paths = [folder(results_dir, setting, task, seed) for seed in group]
+    paths = _test_paths(results_dir, setting, task, seeds)
     if not all(path.is_file() for path in paths):
-        return "-"
-    predictions = [np.load(path)["test"] for path in paths]
-    if how == "one seed":
-        return _rank_and_ic(_mean_daily([store.daily_scores(test, p) for p in predictions]))
+        return None
     counts = day_slices(test.index)[1]
-    zscored = [powered_scores(p, counts, 1.0) for p in predictions]
-    return _rank_and_ic(store.daily_scores(test, np.mean(zscored, axis=0)))
+    zscored = [powered_scores(np.load(path)["test"], counts, 1.0) for path in paths]
+    return store.daily_scores(test, np.mean(zscored, axis=0))
+
+
+def configuration_daily(test, members, seeds):
+    """``{"rank", "ic": daily Series}`` of the recommended configuration's ensemble: the
+    ``seeds``' members (``_score_power_tables._members``), each with its power, averaged."""
+    import numpy as np
+
+    return store.daily_scores(test, np.mean([members[s]["scores"] for s in seeds], axis=0))
+
+
+def _test_paths(results_dir, setting, task, seeds):
+    folder = refit.predictions_path if refit.is_task(task) else store.predictions_path
+    return [folder(results_dir, setting, task, seed) for seed in seeds]
 
 
 def _rank_and_ic(daily):

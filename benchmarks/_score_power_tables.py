@@ -149,11 +149,12 @@ def _once_on_average(results_dir, setting, base):
         yield group, ", ".join(str(members[s]["p"]) for s in group), p, daily
 
 
-def _members(results_dir, setting, source, task, seeds=None):
+def _members(results_dir, setting, source, task, seeds=None, test_key="test"):
     """``{seed: {"p", "valid", "raw", "plain", "scores"}}``: each seed's power chosen on
     ``source``'s valid predictions (kept z-scored per day as ``valid``) and ``task``'s test
-    predictions without and with it (``task`` a refit, or the source itself). Seeds missing
-    a file, or a setting without returns, are out."""
+    predictions without and with it (``task`` a refit, or the source itself; ``test_key``
+    ``"test_base"`` reads a refit's own GRU). Seeds missing a file, or a setting without
+    returns, are out."""
     import numpy as np
 
     returns = store.returns_labels(results_dir, setting)
@@ -169,8 +170,11 @@ def _members(results_dir, setting, source, task, seeds=None):
         test_path = folder(results_dir, setting, task, seed)
         if not (valid_path.is_file() and test_path.is_file()):
             continue
+        saved = np.load(test_path)
+        if test_key not in saved:
+            continue
         valid = np.load(valid_path)["valid"]
-        raw = np.load(test_path)["test"]
+        raw = saved[test_key]
         p = choose_power(valid, returns["valid"].to_numpy(), valid_counts)
         members[seed] = {
             "p": p,

@@ -161,6 +161,9 @@ def test_accuracy_campaign_smoke(tmp_path, data_dir):
     assert half["epochs"] == 1 and half["source"] == "qlib@icstop"
     whole = json.loads((results / "C" / "refit" / "refit@icstop_seed0.json").read_text())
     assert half["fit_days"][1] < whole["fit_days"][1] < "2020-01-01"  # valid days, purged
+    saved = np.load(results / "C" / "refit" / "preds" / "refit@icstop_seed0.npz")
+    assert saved["test_base"].shape == saved["test"].shape and np.isfinite(saved["test_base"]).all()
+    assert not np.allclose(saved["test_base"], saved["test"])  # the refit's own GRU, alone
     assert "0 task(s) to run" in _run([*campaign, *variants])
     table = _run([BENCH_DIR / "accuracy.py", "--table", "--results-dir", results])
     for variant in ("pretrain", "gru", "qlib", "labels", "labels+grown", "search", "chosen"):

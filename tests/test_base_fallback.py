@@ -33,12 +33,12 @@ def _model(days, **params):
 @pytest.fixture
 def forced(monkeypatch):
     """Make the comparison's scores what a test needs: ``forced("base")`` lets the base
-    win, ``forced("igmtf")`` IGMTF."""
+    win, ``forced("igmtf")`` IGMTF, ``forced("tie")`` neither."""
 
     def force(winner):
         def score(net):
             is_base = not isinstance(net, IGMTFRegressor)
-            return 1.0 if is_base == (winner == "base") else 0.0
+            return 1.0 if winner == "tie" or is_base == (winner == "base") else 0.0
 
         monkeypatch.setattr(_base_fallback, "kept_validation_ic", score)
 
@@ -53,16 +53,19 @@ def test_the_choice_compares_the_validation_ic_of_the_epochs_each_kept(days):
         "igmtf": model.history_[kept_epochs(model) - 1]["valid_ic"],
     }
     assert model.base_chosen_ == (model.validation_ics_["base"] > model.validation_ics_["igmtf"])
+    # IGMTF stops on the IC: its kept epoch is its best
+    assert model.validation_ics_["igmtf"] == max(row["valid_ic"] for row in model.history_)
 
 
 def test_the_option_changes_no_training_only_what_predicts(days, forced):
     """Both networks train as without the option; the choice routes ``predict``."""
     plain = _model(days).fit(*days[:2])
     assert not hasattr(plain, "base_chosen_")
-    forced("igmtf")
-    kept = _model(days, base_fallback=True).fit(*days[:2])
-    assert kept.base_chosen_ is False
-    np.testing.assert_array_equal(kept.predict(days[4]), plain.predict(days[4]))
+    for winner in ("igmtf", "tie"):  # a tie keeps IGMTF
+        forced(winner)
+        kept = _model(days, base_fallback=True).fit(*days[:2])
+        assert kept.base_chosen_ is False
+        np.testing.assert_array_equal(kept.predict(days[4]), plain.predict(days[4]))
     forced("base")
     fallen_back = _model(days, base_fallback=True).fit(*days[:2])
     assert fallen_back.base_chosen_ is True
@@ -125,6 +128,7 @@ def test_the_choice_is_saved_with_the_model(days, forced, tmp_path):
         ({"pretrained": {}}, r"given as pretrained=\.\.\."),
         ({"train_split": None}, "holds out no validation days"),
         ({"max_epochs": 0}, "trains no IGMTF epoch"),
+        ({"warm_start": True}, "warm_start=True continues the earlier fit"),
     ],
 )
 def test_a_fallback_with_nothing_to_compare_is_refused_before_any_work(days, params, message):

@@ -363,6 +363,7 @@ def test_config_sets_the_options_beyond_qlib(tmp_path):
     assert model.label_norm == "csgaussrank"
     assert model.score_power == "auto" and model.score_power_ in POWERS
     assert model.base_fallback and model.base_chosen_ in (True, False)
+    assert result["metrics"]["model"].get("base_chosen", False) == model.base_chosen_
 
 
 def test_config_refuses_an_unknown_pretrain_monitor(tmp_path):

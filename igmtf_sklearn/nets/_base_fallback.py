@@ -37,6 +37,12 @@ def check_base_fallback(net):
             + " (pretrain_epochs=0). Leave pretrained=None with pretrain_epochs > 0, or set "
             "base_fallback=False."
         )
+    if net.warm_start:
+        raise ValueError(
+            "base_fallback=True compares IGMTF with the base this fit pretrains, but "
+            "warm_start=True continues the earlier fit and its base, scored on earlier "
+            "validation days. Set warm_start=False, or base_fallback=False."
+        )
     if net.train_split is None or net.max_epochs == 0:
         raise ValueError(
             "base_fallback=True chooses between IGMTF and its base on validation scores, but "
@@ -90,6 +96,6 @@ class _BaseFallbackMixin:
             return
         base = self.pretrained_model_
         with torch_threads(self.n_threads):  # the base runs under IGMTF's thread setting
-            base._refit(panel, layout, **fit_params)
+            base._refit(panel, layout)  # pretrained without fit_params, refit alike
         self.validation_history_ = copy.deepcopy(self.history_)
         self.refit_epochs_ = {"pretrain_epochs": base.refit_epochs_["max_epochs"]}

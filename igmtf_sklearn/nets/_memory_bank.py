@@ -111,7 +111,8 @@ class _MemoryBankMixin:
 
         The new days are encoded with the fitted weights; days already in the bank
         are replaced. Nothing else changes, so ``predict`` stays deterministic: the
-        bank changes only when this is called.
+        bank changes only when this is called. Where ``base_fallback`` chose the base
+        (``base_chosen_``), ``predict`` does not read the bank.
 
         Parameters
         ----------

@@ -90,6 +90,9 @@ def _network_summary(model) -> dict:
         summary["pretrain_epochs"] = len(pretrained.history)
     if hasattr(model, "refit_epochs_"):
         summary["refit"] = True  # the epochs above are the refit's, those validation kept
+    if getattr(model, "base_chosen_", False):
+        # base_fallback: the GRU alone predicts; only it was refit, IGMTF's epochs are validated
+        summary["base_chosen"] = True
     return summary
 
 

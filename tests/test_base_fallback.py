@@ -125,7 +125,7 @@ def test_the_choice_is_saved_with_the_model(days, forced, tmp_path):
     ("params", "message"),
     [
         ({"pretrain_epochs": 0}, r"base is not trained \(pretrain_epochs=0\)"),
-        ({"pretrained": {}}, r"given as pretrained=\.\.\."),
+        ({"pretrained": {}}, "given by pretrained"),
         ({"train_split": None}, "holds out no validation days"),
         ({"max_epochs": 0}, "trains no IGMTF epoch"),
         ({"warm_start": True}, "warm_start=True continues the earlier fit"),

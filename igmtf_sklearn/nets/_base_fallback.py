@@ -4,7 +4,8 @@ IGMTF starts from a GRU (or LSTM) trained alone, its base, and adds the graph on
 the accuracy campaign (``docs/accuracy.md``) a base stopped on the validation IC often
 scored as well as the IGMTF built on it, and on some years better. A rule fixed before its
 fits then took the GRU alone wherever the valid year preferred it, and on the one unscored
-year where it did, it lost no test rank IC.
+year where it did, it lost no test rank IC. (On two later unscored years validation never
+preferred it, so the option is not in the recommended configuration.)
 
 With ``base_fallback=True``, ``fit`` compares the two on the validation days by the score
 IGMTF's early stopping watches: the mean daily IC of the epoch each one kept. Where the base
@@ -33,9 +34,12 @@ def check_base_fallback(net):
         raise ValueError(
             "base_fallback=True compares IGMTF with the base it pretrains in fit on the same "
             "validation days, but the base is "
-            + ("given as pretrained=..." if net.pretrained is not None else "not trained")
-            + " (pretrain_epochs=0). Leave pretrained=None with pretrain_epochs > 0, or set "
-            "base_fallback=False."
+            + (
+                "given by pretrained"
+                if net.pretrained is not None
+                else "not trained (pretrain_epochs=0)"
+            )
+            + ". Leave pretrained=None with pretrain_epochs > 0, or set base_fallback=False."
         )
     if net.warm_start:
         raise ValueError(

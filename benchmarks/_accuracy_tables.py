@@ -4,7 +4,7 @@ The main tables cover the issue's settings (``MAIN_SETTINGS``); the settings a y
 (``EARLIER``) appear only in the tables that judge a choice on each setting's valid year,
 and the settings a year or two later (``LATER``) only in the tables out of sample; those
 four and six years earlier (``FURTHER_BACK``) only in the tables of the rule, and of the
-option it led to, that they judge.
+option it led to, that they judge, and after them in the out-of-sample record.
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ def print_tables(results_dir):
     print(gru_rule.judge(results_dir))
     print("\n### base_fallback measured: the plan fixed before the fits of A-6 and C-6\n")
     print(base_fallback.judge(results_dir))
+    # Once judged, the rule's years join the record, as the later years: nothing is chosen there.
+    print("\n### test out of sample: four and six years earlier, once the rules are judged\n")
+    print(out_of_sample.out_of_sample_table(results_dir, list(FURTHER_BACK)))
     print(
         "\n### the refit a year and two years later, fit by fit: the measure of the rule that kept it\n"
     )

@@ -150,7 +150,7 @@ def test_the_rules_years_were_never_scored(modules):
     assert data._moved(data.SETTINGS["A"], -5)["test"] == data.SETTINGS["A-4"]["valid"]
 
 
-def test_only_the_rules_table_reads_the_settings_further_back(modules, tmp_path, capsys):
+def test_no_table_before_the_rules_reads_the_settings_further_back(modules, tmp_path, capsys):
     rule, store, _, _ = modules
     (tables,) = _bench_modules("_accuracy_tables")
     for variant, rank_ic in ((rule.GRU, 0.09), (rule.IGMTF, 0.01)):
@@ -169,3 +169,5 @@ def test_only_the_rules_table_reads_the_settings_further_back(modules, tmp_path,
     assert "waiting for A-4: the configuration's refits" in section
     assert f"; C-4: {rule.GRU} seed(s) 0, 1, 2 and" in section
     assert "A-6" not in section  # a round that waits is not passed over
+    # judged, the rule's years join the out-of-sample record after it
+    assert printed.index("### test out of sample: four and six years earlier") > rule_section

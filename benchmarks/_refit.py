@@ -20,7 +20,8 @@ The days added stop ``LOOKAHEAD_DAYS`` trading days before the first day scored:
 labels are only known then. Features keep the normalisation fitted on the training years.
 Results: ``<results>/<setting>/refit/<variant>_seed<k>.json`` and, beside them,
 ``preds/<variant>_seed<k>.npz`` (valid and test predictions; valid's in-sample for
-``refit``; with ``valid_base``, ``test_base``, the refit's GRU alone), so the main tables, which score full valid years, leave them out.
+``refit``; with ``valid_base``, ``test_base``, the refit's GRU alone), so the main
+tables, which score full valid years, leave them out.
 """
 
 from __future__ import annotations
@@ -103,22 +104,16 @@ def split(frames, variant):
 def run(results_dir, setting, variant, seed, frames, fit):
     """Refit one task and write its JSON record and predictions; ``fit(X, y,
     pretrain_epochs, epochs)`` is the campaign's refit of the source. Returns the record."""
-    import numpy as np
 
     pretrain_epochs, epochs = kept_epochs(results_dir, setting, variant, seed)
     X, y, scored = split(frames, variant)
     start, cpu = time.perf_counter(), time.process_time()
     model = fit(X, y, pretrain_epochs, epochs)
     fit_wall, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
-    preds = {
-        name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
-        for name in ("valid", "test")
-    }
+    preds = _predictions(model, frames)
     base = _refitted_base(model)
     if base is not None:  # the GRU alone, refitted: what the GRU-or-IGMTF option predicts
-        for name in ("valid", "test"):
-            preds[f"{name}_base"] = np.asarray(base.predict(frames[name][0]), dtype=np.float32)
-            preds[f"{name}_base"] = preds[f"{name}_base"].ravel()
+        preds.update({f"{name}_base": p for name, p in _predictions(base, frames).items()})
     store.savez(predictions_path(results_dir, setting, variant, seed), **preds)
     days = X.index.get_level_values(0)
     record = {
@@ -140,6 +135,16 @@ def run(results_dir, setting, variant, seed, frames, fit):
         record.update(_scored_halves(results_dir, setting, variant, seed, frames, preds, scored))
     store.write_json(path(results_dir, setting, variant, seed), record)
     return record
+
+
+def _predictions(model, frames):
+    """``model``'s valid and test predictions, flat float32."""
+    import numpy as np
+
+    return {
+        name: np.asarray(model.predict(frames[name][0]), dtype=np.float32).ravel()
+        for name in ("valid", "test")
+    }
 
 
 def _refitted_base(model):

@@ -47,10 +47,9 @@ def kept_valid_ic(record):
 def choices(results, setting):
     """``{seed: (GRU's kept valid IC, IGMTF's, whether the GRU is taken)}``, or the text of
     the fits still missing."""
-    found = {(r["variant"], r["seed"]): r for r in results if r["setting"] == setting}
-    missing = [f"{v} seed {s}" for v in (GRU, IGMTF) for s in SEEDS if (v, s) not in found]
-    if missing:
-        return f"{setting}: {', '.join(missing)}"
+    found = gru_rule.fits_by_seed(results, setting, SEEDS)
+    if isinstance(found, str):
+        return found
     chosen = {}
     for seed in SEEDS:
         gru, igmtf = (kept_valid_ic(found[v, seed]) for v in (GRU, IGMTF))

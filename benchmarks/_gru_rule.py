@@ -33,16 +33,25 @@ SEEDS = (0, 1, 2)
 GRU, IGMTF = "pretrain@icstop", "qlib@icstop"
 
 
+def fits_by_seed(results, setting, seeds=SEEDS):
+    """``{(variant, seed): record}`` of the GRU's and IGMTF's fits on ``setting``, or, while
+    a seed is missing, the text of what is missing."""
+    found = {(r["variant"], r["seed"]): r for r in results if r["setting"] == setting}
+    missing = {v: [str(s) for s in seeds if (v, s) not in found] for v in (GRU, IGMTF)}
+    if any(missing.values()):
+        named = [f"{v} seed(s) {', '.join(left)}" for v, left in missing.items() if left]
+        return f"{setting}: {' and '.join(named)}"
+    return found
+
+
 def valid_means(results, setting):
     """``{variant: mean valid rank IC over SEEDS}`` for the GRU and IGMTF, or, while a seed
     is missing, the text of what is missing."""
     import numpy as np
 
-    found = {(r["variant"], r["seed"]): r for r in results if r["setting"] == setting}
-    missing = {v: [str(s) for s in SEEDS if (v, s) not in found] for v in (GRU, IGMTF)}
-    if any(missing.values()):
-        named = [f"{v} seed(s) {', '.join(seeds)}" for v, seeds in missing.items() if seeds]
-        return f"{setting}: {' and '.join(named)}"
+    found = fits_by_seed(results, setting)
+    if isinstance(found, str):
+        return found
     return {
         v: float(np.mean([found[v, s]["valid"]["Rank IC"] for s in SEEDS])) for v in (GRU, IGMTF)
     }

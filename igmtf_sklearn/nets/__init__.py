@@ -10,9 +10,10 @@
   :func:`pad_by_day` and :func:`load_qlib_igmtf_state_dict` (Qlib checkpoints).
 - :func:`save_model`, :func:`load_model`: persistence without pickle.
 
-The private modules, from the bottom up: ``_fused_kernels``, ``_fused_rnn`` and
-``_fused_modules`` (the fused CPU GRU/LSTM: numba kernels, layers with their
-backward, the ``nn.GRU`` / ``nn.LSTM`` subclasses), ``_rnn_module`` (the
+The private modules, from the bottom up: ``_fused_kernels``, ``_fused_layout``,
+``_fused_rnn`` and ``_fused_modules`` (the fused CPU GRU/LSTM: numba kernels,
+tensor layouts and dropout, layers with their backward, the ``nn.GRU`` /
+``nn.LSTM`` subclasses), ``_rnn_module`` (the
 recurrent encoder, ``RNNModule`` and ``pad_by_day``), ``_module``
 (``IGMTFModule``), ``_qlib_checkpoint`` (loading Qlib's weights), ``_day_data``
 (day panels and batch iterators), ``_training`` (loss, callbacks, timers),

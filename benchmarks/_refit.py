@@ -104,7 +104,6 @@ def split(frames, variant):
 def run(results_dir, setting, variant, seed, frames, fit):
     """Refit one task and write its JSON record and predictions; ``fit(X, y,
     pretrain_epochs, epochs)`` is the campaign's refit of the source. Returns the record."""
-
     pretrain_epochs, epochs = kept_epochs(results_dir, setting, variant, seed)
     X, y, scored = split(frames, variant)
     start, cpu = time.perf_counter(), time.process_time()
